@@ -1,19 +1,27 @@
 """Gaussian-mixture clustering, shown and measured.
 
-Generate (or read) data, fit scikit-learn's ``GaussianMixture``, print the
+A Gaussian mixture model (GMM) says that each point was drawn from one of k
+Gaussian "components", chosen with probabilities (the weights).  Fitting it
+with EM finds the weights, the means and the covariances; each point then gets
+a posterior probability for each component (a soft assignment).  This script
+generates (or reads) data, fits scikit-learn's ``GaussianMixture``, prints the
 metrics (log-likelihood, silhouette, BIC/AIC, agreement with known labels) and
-draw the clusters with their Gaussian ellipses.  On request the same script
-teaches the rest of the subject: model selection by BIC/AIC, soft assignments,
-a comparison with KMeans, density and anomalies, sampling, your own CSV.
+draws the clusters with their Gaussian ellipses.  On request it teaches the
+rest: choosing k and the covariance shape, KMeans beside it, EM step by step,
+how much the answer depends on the start, a Bayesian mixture, density and
+anomalies, sampling, your own CSV.
 
 Usage::
 
     python gmm_clustering.py                        # 500 blobs, 4 components
     python gmm_clustering.py --covariance-type tied --save tied.png
     python gmm_clustering.py --select               # choose k and covariance by BIC
-    python gmm_clustering.py --dataset iris --n-components 3 --compare-kmeans
+    python gmm_clustering.py --dataset iris --compare-kmeans --parameters
+    python gmm_clustering.py --trace --save em.gif  # EM step by step, animated
+    python gmm_clustering.py --n-init 10 --init random --report
+    python gmm_clustering.py --bayesian --n-components 10
     python gmm_clustering.py --csv data.csv --labels species --report
-    python gmm_clustering.py --anomalies 2 --sample 200 --sample-out new.csv
+    python gmm_clustering.py --predict=-6,-6 --anomalies 2 --sample 200 --sample-out new.csv
     python gmm_clustering.py --no-plot --json       # one JSON object, no figure
 
 Where a window can open the figure opens in it; where none can (a server, CI,
@@ -29,7 +37,9 @@ import json
 import math
 import os
 import re
+import stat
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -40,44 +50,46 @@ try:
 except ModuleNotFoundError:  # main() says what to install, in one line
     np = None
 
-# --------------------------------------------------------------------------
-# Constants
-# --------------------------------------------------------------------------
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-DEFAULT_FIGURE = "gmm_clustering.png"  # where a headless run saves its figure
 DEFAULT_N_COMPONENTS = 4  # when the data has no known labels to count
-SILHOUETTE_MAX_SAMPLES = 5_000  # silhouette is quadratic: sample above this
-PLOT_MAX_POINTS = 20_000  # scatter a random subset above this
-UNCERTAIN_BELOW = 0.9  # a point is "uncertain" when its max posterior is below
+UNCERTAIN_BELOW = 0.9  # a point is "uncertain" when its largest posterior is below this
 ELLIPSE_SIGMAS = (1, 2, 3)  # Mahalanobis radii of the drawn ellipses
-REPORT_ANOMALY_PERCENT = 2.0  # --report marks this share when --anomalies is absent
-FEW_FEATURES = 32  # up to this many features, one BLAS/OpenMP thread is fastest
+DEFAULT_FIGURE = "gmm_clustering.png"  # where a run with no display saves its figure
+SILHOUETTE_MAX_SAMPLES = 5_000  # silhouette is quadratic in n: a random sample above this
+PLOT_MAX_POINTS = 20_000  # scatter a random subset above this
 EXIT_USAGE = 2
-
-# Model selection.  Each (k, covariance type) candidate starts EM from a few
-# partitions shared by the four covariance types: one Ward hierarchical cut
-# (deterministic, close to what R's mclust uses) and k-means runs.  Every start
-# gets a short EM run; the best is run to convergence.
-SELECT_N_INIT = 2  # starts per candidate: Ward + k-means (--n-init overrides)
-SELECT_SHORT_ITER = 5  # EM iterations of the exploratory runs
-SELECT_TOL = 1e-4  # per-sample log-likelihood change that ends EM (mclust-like)
-SELECT_MAX_ITER = 1000
-SELECT_MAX_SAMPLES = 4_000  # candidates are fitted on a sample above this
-PARALLEL_MIN_WORK = 2_000  # points x candidates x starts below which one core is faster
-
-MISSING_VALUES = {"", "na", "nan", "n/a", "null", "none", "-"}
-BUILTIN_DATASETS = ("blobs", "iris", "wine")
+MAX_COMPONENTS = 50  # the largest --max-components
 
 
 class UsageError(Exception):
     """Bad input: reported as one line on stderr with exit status 2."""
 
 
-# --------------------------------------------------------------------------
-# Data
-# --------------------------------------------------------------------------
-# Every source returns a ``Dataset``: the matrix that is fitted, its column
-# names, the true labels when known, and what happened on the way in.
+# ==========================================================================
+# The lesson: the default run, top to bottom
+# ==========================================================================
+# ``lesson`` is the whole default run.  Each option the user asks for is one
+# step from the STEPS table (section "What else to show"), run after the fit.
+
+
+def lesson(args) -> Run:
+    """Make or read the data, fit a GMM, measure it, draw it; return what was found."""
+    data = load_data(args)  # 1. the points (and their true labels, when known)
+    check_fittable(data, args)
+    run = Run(args=args, data=data, result=describe_data(data, args))
+
+    run.model = fit_model(run)  # 2. EM: GaussianMixture(...).fit(X), or --select
+    run.log_density, run.posteriors = e_step(run.model, data.X)  # 3. soft assignments
+    run.labels = run.posteriors.argmax(axis=1)  # hard assignment: the likeliest component
+    run.result.update(measure(run.model, data, run.log_density, run.posteriors, args))
+
+    for name, wanted, step in STEPS:  # 4. whatever else was asked for
+        if wanted(args):
+            step(run)
+
+    if not args.no_plot:  # 5. the figure: clusters and their Gaussian ellipses
+        show_or_save(run)
+    return run
 
 
 @dataclass
@@ -85,15 +97,33 @@ class Dataset:
     X: np.ndarray  # (n_samples, n_features), as fitted
     feature_names: list[str]
     source: str
-    y: np.ndarray | None = None  # true labels, when known
+    y: np.ndarray | None = None  # true class codes 0..c-1, when known
+    class_names: list[str] | None = None  # the name of each class code
     dropped_rows: int = 0
     skipped_columns: list[str] = field(default_factory=list)
-    scaled: bool = False
-    scaler: tuple[np.ndarray, np.ndarray] | None = None  # (mean, std) when scaled
+    notes: list[str] = field(default_factory=list)  # one-line remarks on how it was read
+    scaler: object = None  # the fitted StandardScaler under --scale
+    same_units: bool = False  # whether the axes share units (equal aspect on the plot)
+
+
+@dataclass
+class Run:
+    """Everything one run has found so far; each step reads it and adds to it."""
+
+    args: argparse.Namespace
+    data: Dataset
+    result: dict
+    model: object = None
+    log_density: np.ndarray | None = None
+    posteriors: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    panels: list[str] = field(default_factory=lambda: ["clusters"])  # figure panels, in order
+    marks: dict = field(default_factory=dict)  # extra points to draw, in the fitted units
+    extra: dict = field(default_factory=dict)  # what a step leaves for its panel
 
 
 def make_blob_data(n_samples, centers, n_features, cluster_std, random_state):
-    """Isotropic Gaussian blobs with known labels (``make_blobs``)."""
+    """Isotropic Gaussian blobs with known labels (scikit-learn's ``make_blobs``)."""
     from sklearn.datasets import make_blobs
 
     X, y = make_blobs(
@@ -104,7 +134,286 @@ def make_blob_data(n_samples, centers, n_features, cluster_std, random_state):
         random_state=random_state,
     )
     names = [f"feature {j + 1}" for j in range(n_features)]
-    return Dataset(X=X, feature_names=names, source="make_blobs", y=y)
+    classes = [f"blob {j}" for j in range(centers)]
+    return Dataset(X, names, "make_blobs", y=y, class_names=classes, same_units=True)
+
+
+def fit_gmm(X, n_components, covariance_type, n_init, random_state, init_params="kmeans"):
+    """EM for a Gaussian mixture: scikit-learn's ``GaussianMixture``, run to convergence."""
+    from sklearn.mixture import GaussianMixture
+
+    model = GaussianMixture(
+        n_components=n_components,
+        covariance_type=covariance_type,
+        n_init=n_init,
+        init_params=init_params,
+        random_state=random_state,
+    )
+    return fitted(model, X)
+
+
+def e_step(model, X):
+    """Bayes' rule, the E-step: the posterior of each component for each point.
+
+    p(k | x) = w_k N(x | mu_k, S_k) / sum_j w_j N(x | mu_j, S_j).  Computed in
+    logs so that far-away points neither underflow nor give NaN.  Returns the
+    log-density of each point (log of the denominator) and the posteriors.
+    """
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    log_joint = np.column_stack(
+        [
+            math.log(w) + np.atleast_1d(multivariate_normal(mu, cov).logpdf(X))
+            for w, mu, cov in zip(model.weights_, model.means_, full_covariances(model))
+        ]
+    )
+    log_density = logsumexp(log_joint, axis=1)
+    posteriors = np.exp(log_joint - log_density[:, None])
+    far = ~np.isfinite(log_density)  # so far out that every density underflows to 0
+    if far.any():
+        posteriors[far] = nearest_component(model, X[far])
+    return log_density, posteriors
+
+
+def measure(model, data, log_density, posteriors, args):
+    """The numbers the summary prints about the fitted mixture."""
+    X, (n, d) = data.X, data.X.shape
+    labels = posteriors.argmax(axis=1)
+    total = float(log_density.sum())
+    p = n_parameters(model.n_components, d, model.covariance_type)
+    certainty = posteriors.max(axis=1)
+    metrics = {
+        "n_samples": n,
+        "n_features": d,
+        "n_components": int(model.n_components),
+        "covariance_type": model.covariance_type,
+        "converged": bool(model.converged_),
+        "n_iter": int(model.n_iter_),
+        "log_likelihood": total / n,  # scikit-learn's score(X): the mean per point
+        "silhouette": None,
+        "silhouette_sample_size": None,
+        "bic": -2 * total + p * math.log(n),  # lower is better
+        "aic": -2 * total + 2 * p,
+        # ICL: BIC plus a penalty for points that sit between components (mclust's).
+        "icl": -2 * total
+        + p * math.log(n)
+        - 2 * float(np.log(np.maximum(certainty, 1e-300)).sum()),
+        "uncertain": int((certainty < UNCERTAIN_BELOW).sum()),
+        "uncertain_threshold": UNCERTAIN_BELOW,
+        "cluster_sizes": np.bincount(labels, minlength=model.n_components).tolist(),
+        "weights": model.weights_.tolist(),
+        "means": model.means_.tolist(),
+        "covariances": full_covariances(model).tolist(),
+    }
+    metrics["silhouette"], metrics["silhouette_sample_size"] = silhouette(
+        X, labels, args.random_state
+    )
+    if data.y is not None:
+        from sklearn.metrics import adjusted_rand_score
+
+        metrics["ari"] = float(adjusted_rand_score(data.y, labels))
+        metrics.update(confusion_table(labels, data.y, model.n_components, data.class_names))
+    return metrics
+
+
+def silhouette(X, labels, random_state):
+    """Silhouette score (on a random sample above SILHOUETTE_MAX_SAMPLES), sample size."""
+    from sklearn import config_context
+    from sklearn.metrics import silhouette_score
+
+    n_labels = len(np.unique(labels))
+    if n_labels < 2 or n_labels >= len(X):
+        return None, None  # undefined for one cluster, or one point per cluster
+    size = SILHOUETTE_MAX_SAMPLES if len(X) > SILHOUETTE_MAX_SAMPLES else None
+    with config_context(working_memory=64):  # bounds the pairwise-distance chunks (MiB)
+        score = silhouette_score(X, labels, sample_size=size, random_state=random_state)
+    return float(score), size
+
+
+def n_parameters(n_components, n_features, covariance_type):
+    """Free parameters of a Gaussian mixture: the ``p`` of BIC and AIC."""
+    k, d = n_components, n_features
+    covariance = {"full": k * d * (d + 1) / 2, "tied": d * (d + 1) / 2, "diag": k * d}
+    return int(covariance.get(covariance_type, k) + k * d + k - 1)
+
+
+def full_covariances(model):
+    """Every component's full (d x d) covariance, whatever the covariance type."""
+    k, d = model.means_.shape
+    return expand_covariances(model.covariances_, model.covariance_type, k, d)
+
+
+def expand_covariances(covs, covariance_type, k, d):
+    """Full (k, d, d) matrices from covariances stored the way each type stores them."""
+    expand = {
+        "full": lambda: covs,  # one (d, d) matrix per component
+        "tied": lambda: np.broadcast_to(covs, (k, d, d)),  # one matrix shared by all
+        "diag": lambda: covs[:, :, None] * np.eye(d),  # one variance per feature
+        "spherical": lambda: covs[:, None, None] * np.eye(d),  # one variance per component
+    }
+    return np.array(expand[covariance_type]())
+
+
+def plot_clusters(ax, view):
+    """Points coloured by cluster (faded where uncertain), the means and the ellipses."""
+    from matplotlib.patches import Ellipse
+
+    colors = cluster_colors(len(view.weights))
+    point_colors = np.array([colors[c] for c in view.labels]).reshape(-1, 4)
+    chance = 1 / len(view.weights)  # opacity 1 for a sure point, 0.15 at chance
+    certainty = (view.confidence - chance) / (1 - chance) if chance < 1 else 1.0
+    point_colors[:, 3] = 0.15 + 0.85 * np.clip(certainty, 0, 1)
+    ax.scatter(view.X2[:, 0], view.X2[:, 1], c=point_colors, s=12, linewidths=0)
+    for j, (mu, cov) in enumerate(zip(view.means2, view.covs2)):
+        for n_sigma, style in zip(ELLIPSE_SIGMAS, ("-", "--", ":")):
+            width, height, angle = ellipse_axes(cov, n_sigma)
+            ax.add_patch(
+                Ellipse(
+                    mu,
+                    width=width,
+                    height=height,
+                    angle=angle,
+                    fill=False,
+                    zorder=3,
+                    edgecolor=colors[j],
+                    linestyle=style,
+                    linewidth=1.5,
+                    label=f"{n_sigma} sd" if j == 0 else None,
+                )
+            )
+    ax.scatter(
+        *view.means2.T,
+        marker="X",
+        s=120,
+        c="black",
+        edgecolors="white",
+        zorder=3,
+        label="component means",
+    )
+    draw_marks(ax, view)
+    ax.set(title="GMM clusters" + view.subset_note, xlabel=view.xlabel, ylabel=view.ylabel)
+    ax.legend(
+        loc="best", fontsize="small", title="ellipses: Mahalanobis radius", title_fontsize="small"
+    )
+
+
+def ellipse_axes(cov2, n_sigma):
+    """Width, height and angle (degrees) of the n_sigma ellipse of a 2 x 2 covariance.
+
+    The axes point along the eigenvectors; each half-axis is n_sigma times the
+    square root of its eigenvalue (``Ellipse`` takes full widths).
+    """
+    eigval, eigvec = np.linalg.eigh(cov2)
+    major = eigvec[:, 1]
+    angle = math.degrees(math.atan2(major[1], major[0]))
+    width, height = 2 * n_sigma * np.sqrt(np.maximum(eigval[::-1], 0))
+    return float(width), float(height), angle
+
+
+# The summary: one line each, in this order; a line is printed when its key is in
+# the results.  (Label, key, how the value is written.)
+SUMMARY_LINES = [
+    ("Model", "model", "{}"),
+    ("EM converged", "converged_text", "{}"),
+    ("Log Likelihood", "log_likelihood", "{:.5f}"),
+    ("Silhouette Score", "silhouette", "{:.5f}"),
+    ("BIC", "bic", "{:.3f}"),
+    ("AIC", "aic", "{:.3f}"),
+    ("ICL", "icl", "{:.3f}"),
+    ("Adjusted Rand Index", "ari", "{:.5f}"),
+    ("Uncertain points", "uncertain_text", "{}"),
+    ("Cluster sizes", "cluster_sizes", "{}"),
+    ("Weights", "weights", "{}"),
+]
+NOTES = (
+    (
+        "Log Likelihood is the mean log-likelihood per sample (higher is better); BIC, AIC and "
+        "ICL are -2 log L + penalty (lower is better); ICL also penalises overlapping clusters."
+    ),
+    "Silhouette runs from -1 to 1 (higher is better){sample}{ari}.",
+)
+
+
+def format_summary(result, explain=True):
+    """The text summary: what was fitted, one metric a line, then what the options found."""
+    r = dict(result)
+    r["model"] = (
+        f"{r['estimator']}(n_components={r['n_components']}, "
+        f"covariance_type='{r['covariance_type']}')"
+    )
+    r["converged_text"] = f"{'yes' if r['converged'] else 'NO'} after {r['n_iter']} iterations"
+    r["uncertain_text"] = (
+        f"{r['uncertain']} of {r['n_samples']:,} (max posterior < {UNCERTAIN_BELOW})"
+    )
+    r["cluster_sizes"] = ", ".join(map(str, r["cluster_sizes"]))
+    r["weights"] = ", ".join(f"{w:.3f}" for w in r["weights"])
+    lines = data_lines(r) + r.get("selection_lines", [])
+    for label, key, fmt in SUMMARY_LINES:
+        if key in r:
+            value = r[key]
+            lines.append(f"{label}: {'n/a' if value is None else fmt.format(value)}")
+    if explain:
+        sample = r["silhouette_sample_size"]
+        lines.append("Note: " + NOTES[0])
+        lines.append(
+            "Note: "
+            + NOTES[1].format(
+                sample=f", computed on a random sample of {sample:,} points" if sample else "",
+                ari="; ARI compares with the true labels (1 = identical, 0 = chance)"
+                if "ari" in r
+                else "",
+            )
+        )
+        if r["scaled"]:
+            lines.append(
+                "Note: All numbers are on the standardised scale (each feature mean 0, sd 1)."
+            )
+    lines += r.get("step_lines", [])
+    if r.get("figure"):
+        note = f" ({r['figure_note']})" if r.get("figure_note") else ""
+        lines.append(f"Figure saved to {r['figure']}{note}")
+    return "\n".join(lines)
+
+
+def data_lines(r):
+    """What the data was and what happened to it on the way in."""
+    lines = [
+        f"Data: {r['source']}, {r['n_samples']:,} samples x {r['n_features']} features"
+        + (" (standardised)" if r["scaled"] else "")
+    ]
+    if r["source"] != "make_blobs":
+        lines.append(f"Columns used: {', '.join(r['columns'])}")
+    if r.get("skipped_columns"):
+        lines.append(
+            f"Skipped columns (text, empty or row names): {', '.join(r['skipped_columns'])}"
+        )
+    if r.get("dropped_rows"):
+        lines.append(f"Dropped rows with missing values: {r['dropped_rows']}")
+    lines += [f"Note: {note}" for note in r.get("data_notes", [])]
+    return lines
+
+
+# ==========================================================================
+# The data
+# ==========================================================================
+# Every source gives a ``Dataset``: the matrix that is fitted, its column names,
+# the true labels when known, and what happened on the way in.
+
+
+def load_data(args):
+    """Generated blobs, a data set that ships with scikit-learn, or the user's CSV."""
+    if args.csv is not None:
+        columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
+        data = read_csv_table(args.csv, args.delimiter, columns, args.labels, args.encoding)
+    elif args.dataset == "blobs":
+        check_memory(args.n_samples * args.n_features * 8 * 6, "--n-samples x --n-features")
+        data = make_blob_data(
+            args.n_samples, args.centers, args.n_features, args.cluster_std, args.random_state
+        )
+    else:
+        data = load_builtin_dataset(args.dataset)
+    return standardise(data) if args.scale else data
 
 
 def load_builtin_dataset(name):
@@ -117,7 +426,2034 @@ def load_builtin_dataset(name):
         feature_names=list(bunch.feature_names),
         source=name,
         y=np.asarray(bunch.target),
+        class_names=[str(c) for c in bunch.target_names],
     )
+
+
+def standardise(data):
+    """--scale: every feature to mean 0 and sd 1 with scikit-learn's ``StandardScaler``.
+
+    Features are first divided by their largest magnitude so that data on extreme
+    scales (1e-200, 1e300) is not squared into underflow or overflow.
+    """
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MaxAbsScaler, StandardScaler
+
+    data.scaler = make_pipeline(MaxAbsScaler(), StandardScaler())
+    data.X = data.scaler.fit_transform(data.X)
+    data.same_units = True
+    return data
+
+
+def describe_data(data, args):
+    """The first entries of the results: where the data came from."""
+    return {
+        "source": data.source,
+        "columns": data.feature_names,
+        "dropped_rows": data.dropped_rows,
+        "skipped_columns": data.skipped_columns,
+        "data_notes": data.notes,
+        "scaled": data.scaler is not None,
+        "random_state": args.random_state,
+    }
+
+
+def check_fittable(data, args):
+    """Refuse, in one line, data that no mixture can be fitted to, naming the way out."""
+    X, (n, d) = data.X, data.X.shape
+    k = n_components_wanted(data, args)
+    if n < d + 1 or n < k:
+        raise UsageError(
+            f"{data.source}: {n} usable rows for {d} features and {k} components; a Gaussian "
+            "needs more rows than features: use more data, fewer components or --columns"
+        )
+    if np.all(X == X[0]):
+        raise UsageError(
+            f"{data.source}: all {n} rows are identical; there is no variance to model"
+        )
+    for point in args.predict or []:
+        if len(point) != d:
+            raise UsageError(
+                f"--predict {','.join(f'{v:g}' for v in point)} has {len(point)} coordinates; "
+                f"the data has {d} features ({', '.join(data.feature_names)})"
+            )
+    spread = X.std(axis=0)
+    for j in np.flatnonzero(spread == 0):
+        raise UsageError(
+            f"{data.source}: column {data.feature_names[j]!r} is constant ({X[0, j]:g}); "
+            "it makes every covariance singular: leave it out with --columns"
+        )
+    if args.scale:
+        return
+    for j in np.flatnonzero((spread < 1e-2) | (np.abs(X).max(axis=0) > 1e150)):
+        raise UsageError(
+            f"{data.source}: column {data.feature_names[j]!r} has sd {spread[j]:.3g}, a scale "
+            "on which EM's regularisation (1e-6) or floating point fails; add --scale"
+        )
+    dependent = collinear_column(X)
+    if dependent is not None:
+        raise UsageError(
+            f"{data.source}: column {data.feature_names[dependent]!r} is a linear combination of "
+            "the others, so every covariance is singular: leave it out with --columns"
+        )
+
+
+def collinear_column(X):
+    """The index of a column that the others determine exactly, or None."""
+    from scipy.linalg import qr
+
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    _, R, order = qr(Z, mode="economic", pivoting=True)
+    diag = np.abs(np.diag(R))
+    rank = int((diag > 1e-9 * diag[0] * math.sqrt(len(X))).sum())
+    return int(order[rank]) if rank < X.shape[1] else None
+
+
+def n_components_wanted(data, args):
+    """--n-components, else the number of known classes, else DEFAULT_N_COMPONENTS."""
+    n_known = len(np.unique(data.y)) if data.y is not None else None
+    return 1 if args.select else args.n_components or n_known or DEFAULT_N_COMPONENTS
+
+
+# ==========================================================================
+# The model: as asked, or chosen
+# ==========================================================================
+# One way of fitting per option; the first whose option is given makes the model.
+
+
+def fit_model(run):
+    fit = next(fit for name, wanted, fit in MODEL_STEPS if wanted(run.args))
+    model = fit(run)
+    run.result["estimator"] = type(model).__name__
+    run.result["degenerate"] = warn_if_degenerate(run, model)
+    return model
+
+
+def fit_plain(run):
+    """The model asked for: --n-components, --covariance-type, --init, one start."""
+    args = run.args
+    k = n_components_wanted(run.data, args)
+    return fit_gmm(run.data.X, k, args.covariance_type, 1, args.random_state, args.init)
+
+
+def fit_selected(run):
+    """--select: every k up to --max-components and every covariance type; the best."""
+    return select_step(run, choose=True)
+
+
+def fit_starts(run):
+    """--n-init N: N starts with seeds random_state, random_state + 1, ...; the best kept.
+
+    Each start is a separate fit, so that any one of them can be repeated alone.
+    """
+    args, X = run.args, run.data.X
+    k = n_components_wanted(run.data, args)
+    starts, best = [], None
+    for i in range(args.n_init):
+        model = fit_gmm(X, k, args.covariance_type, 1, args.random_state + i, args.init)
+        score = float(model.score(X))
+        starts.append(
+            {
+                "random_state": args.random_state + i,
+                "log_likelihood": score,
+                "n_iter": int(model.n_iter_),
+                "converged": bool(model.converged_),
+            }
+        )
+        if best is None or score > best[0]:
+            best = (score, model)
+    run.result["starts"] = starts
+    if args.trace:  # trace the kept start again, iteration by iteration
+        return fit_traced(run, seed=best[1].random_state)
+    return best[1]
+
+
+def fit_traced(run, seed=None):
+    """--trace: EM one iteration at a time (``warm_start``), recording each step.
+
+    The start is computed here as scikit-learn computes it (a k-means partition,
+    then one M-step), so that it can be drawn; then each ``fit`` call with
+    ``max_iter=1`` and ``warm_start=True`` is one EM iteration from where the
+    last one ended.  EM never lowers the likelihood: the trace only goes up.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    args, X = run.args, run.data.X
+    k = n_components_wanted(run.data, args)
+    seed = args.random_state if seed is None else seed
+    weights, means, covs = start_parameters(X, k, args.covariance_type, args.init, seed)
+    model = GaussianMixture(
+        k,
+        covariance_type=args.covariance_type,
+        weights_init=weights,
+        means_init=means,
+        precisions_init=precisions_of(covs, args.covariance_type),
+        init_params="random_from_data",
+        max_iter=1,
+        warm_start=True,
+        random_state=seed,
+    )
+    frames = [(0, weights, means, expand_covariances(covs, args.covariance_type, k, X.shape[1]))]
+    trace = []
+    for iteration in range(1, TRACE_MAX_ITER + 1):
+        fitted(model, X)  # one E-step and one M-step
+        trace.append(float(model.lower_bound_))  # the log-likelihood before this M-step
+        frames.append((iteration, model.weights_, model.means_, full_covariances(model)))
+        if len(trace) > 1 and abs(trace[-1] - trace[-2]) < model.tol:
+            break
+    trace.append(float(model.score(X)))  # ... and of the final parameters
+    model.n_iter_, model.converged_ = iteration, iteration < TRACE_MAX_ITER
+    run.result["trace"] = trace
+    run.extra["frames"] = frames
+    run.panels.append("convergence")
+    return model
+
+
+def fit_bayesian(run):
+    """--bayesian: a Dirichlet-process mixture; --n-components is only an upper bound.
+
+    Its prior pushes the weights of components the data does not need towards
+    zero: the number that keep a real weight is the answer to "how many?".
+    """
+    from sklearn.mixture import BayesianGaussianMixture
+
+    args = run.args
+    k = n_components_wanted(run.data, args)
+    model = BayesianGaussianMixture(
+        n_components=k,
+        covariance_type=args.covariance_type,
+        init_params=args.init,
+        weight_concentration_prior_type="dirichlet_process",
+        max_iter=500,
+        random_state=args.random_state,
+    )
+    model = fitted(model, run.data.X)
+    run.result["effective_components"] = int((model.weights_ > BAYES_WEIGHT_FLOOR).sum())
+    run.result["effective_threshold"] = BAYES_WEIGHT_FLOOR
+    run.panels.append("weights")
+    return model
+
+
+BAYES_WEIGHT_FLOOR = 0.01  # a Bayesian component "counts" above this weight
+TRACE_MAX_ITER = 1000
+
+MODEL_STEPS = [  # (name, when, how); the first that applies fits the model
+    ("select", lambda a: a.select, fit_selected),
+    ("bayesian", lambda a: a.bayesian, fit_bayesian),
+    ("starts", lambda a: a.n_init > 1, fit_starts),
+    ("trace", lambda a: a.trace, fit_traced),
+    ("plain", lambda a: True, fit_plain),
+]
+
+
+def warn_if_degenerate(run, model):
+    """A component on a handful of points, or narrower than the data's rounding: warn."""
+    if run.args.select:
+        return None  # the sweep never selects a degenerate candidate
+    X = run.data.X
+    reason = degeneracy(
+        model.weights_, full_covariances(model), len(X), rounding_variance(X), model.covariance_type
+    )
+    if reason:
+        run.result.setdefault("warnings", []).append(
+            f"the fit is degenerate: {reason}; use fewer components, --select or --scale"
+        )
+    return reason
+
+
+# ==========================================================================
+# What else to show: one function per option
+# ==========================================================================
+# Each step reads the run (data, model, posteriors), adds its numbers to the
+# results and its text lines to ``step_lines``, and names the panels it wants.
+
+
+def say(run, line):
+    run.result.setdefault("step_lines", []).append(line)
+
+
+def step_sweep_beside(run):
+    """--report without --select: the same sweep, drawn beside the model asked for."""
+    select_step(run, choose=False)
+
+
+def step_parameters(run):
+    """--parameters: means, covariances and the clusters-by-classes table, as mclust prints."""
+    r, names = run.result, run.data.feature_names
+    for j, (w, mu, cov) in enumerate(zip(r["weights"], r["means"], r["covariances"])):
+        say(run, f"Component {j} (weight {w:.3f}): mean " + ", ".join(f"{v:.4g}" for v in mu))
+        for name, row in zip(names, cov):
+            say(run, f"  covariance {name:>12.12}: " + " ".join(f"{v:11.4g}" for v in row))
+    if "confusion" in r:
+        width = max(8, *(len(c) for c in r["class_names"]))
+        say(run, "Clusters (rows) by classes (columns), matched so that the diagonal agrees:")
+        say(run, " " * 10 + "".join(f"{c:>{width + 1}.{width}}" for c in r["class_names"]))
+        for cluster, row in zip(r["confusion_clusters"], r["confusion"]):
+            say(run, f"cluster {cluster:<2}" + "".join(f"{v:>{width + 1}}" for v in row))
+
+
+def step_predict(run):
+    """--predict: the cluster and posteriors of new points given in the data's units."""
+    P = np.array(run.args.predict, dtype=float)
+    if run.data.scaler is not None:
+        P = run.data.scaler.transform(P)
+    _, posteriors = e_step(run.model, P)
+    run.result["predictions"] = []
+    for point, row in zip(run.args.predict, posteriors):
+        run.result["predictions"].append(
+            {"point": point, "cluster": int(row.argmax()), "probabilities": row.tolist()}
+        )
+        say(
+            run,
+            f"Predict {','.join(f'{v:g}' for v in point)}: cluster {int(row.argmax())} "
+            f"(posteriors {', '.join(f'{q:.3f}' for q in row)})",
+        )
+    run.marks["predictions"] = P
+
+
+def step_kmeans(run):
+    """--compare-kmeans: KMeans with the same k and seed, for comparison."""
+    from sklearn.cluster import KMeans
+
+    X, y = run.data.X, run.data.y
+    km = KMeans(n_clusters=run.model.n_components, n_init=1, random_state=run.args.random_state)
+    km.fit(X)
+    result = {
+        "silhouette": silhouette(X, km.labels_, run.args.random_state)[0],
+        "inertia": float(km.inertia_),
+    }
+    if y is not None:
+        from sklearn.metrics import adjusted_rand_score
+
+        result["ari"] = float(adjusted_rand_score(y, km.labels_))
+    run.result["kmeans"] = result
+    run.extra["kmeans"] = (km.labels_, km.cluster_centers_)
+    say(run, f"KMeans Silhouette Score: {fmt_number(result['silhouette'])}")
+    if "ari" in result:
+        say(run, f"KMeans Adjusted Rand Index: {result['ari']:.5f}")
+    say(run, f"KMeans Inertia: {result['inertia']:.3f}")
+    run.panels.append("kmeans")
+
+
+def step_anomalies(run):
+    """--anomalies PCT: the PCT percent of points with the lowest fitted density."""
+    percent = run.args.anomalies or REPORT_ANOMALY_PERCENT
+    mask, threshold = find_anomalies(run.log_density, percent)
+    run.result["anomalies"] = {"count": int(mask.sum()), "threshold": threshold, "percent": percent}
+    say(
+        run,
+        f"Anomalies: {int(mask.sum())} points ({percent:g}% lowest density), "
+        f"log-density threshold {fmt_number(threshold, 4)}",
+    )
+    run.marks["anomalies"] = run.data.X[mask]
+    run.panels.append("density")
+
+
+def find_anomalies(log_density, percent):
+    """The ``percent`` % of points with the lowest density: (mask, threshold).
+
+    Exactly round(n * percent / 100) points are flagged (ties broken by order);
+    the threshold is the highest log-density among them.
+    """
+    n_flag = round(len(log_density) * percent / 100)
+    mask = np.zeros(len(log_density), dtype=bool)
+    if n_flag == 0:
+        return mask, None
+    order = np.argsort(log_density, kind="stable")[:n_flag]
+    mask[order] = True
+    return mask, float(log_density[order].max())
+
+
+def step_sample(run):
+    """--sample N: new points drawn from the fitted model (written by --sample-out)."""
+    X_new, component = draw_samples(run.model, run.args.sample, run.args.random_state)
+    run.marks["samples"] = X_new
+    path = run.args.sample_out
+    if path:
+        scaler = run.data.scaler  # the file is in the data's own units
+        X_out = scaler.inverse_transform(X_new) if scaler is not None else X_new
+        write_atomically(path, lambda f: write_samples(f, X_out, component, run.data.feature_names))
+        path = os.path.abspath(path)
+    run.result["sample"] = {"n": run.args.sample, "path": path}
+    say(
+        run,
+        f"Sampled: {run.args.sample} new points from the model"
+        + (f", written to {path}" if path else ""),
+    )
+
+
+def draw_samples(model, n_samples, random_state):
+    """n new points from the model, shuffled (``sample`` returns them grouped by component)."""
+    model.random_state = random_state
+    X_new, component = model.sample(n_samples)
+    order = np.random.RandomState(random_state).permutation(n_samples)
+    return X_new[order], component[order]
+
+
+def write_samples(handle, X_new, component, feature_names):
+    writer = csv.writer(handle)
+    writer.writerow([*feature_names, "component"])
+    for row, comp in zip(X_new, component):
+        writer.writerow([*(repr(float(v)) for v in row), int(comp)])
+
+
+def step_starts(run):
+    """--n-init N: how much the answer depends on the start."""
+    scores = np.array([s["log_likelihood"] for s in run.result["starts"]])
+    distinct = len(np.unique(np.round(scores, 4)))
+    say(
+        run,
+        f"Starts: {len(scores)}; mean log-likelihood best {scores.max():.5f}, worst "
+        f"{scores.min():.5f}; {distinct} distinct optima; the best is kept",
+    )
+    if run.args.report:
+        run.panels.append("starts")
+
+
+def step_trace(run):
+    trace = run.result["trace"]
+    say(
+        run,
+        f"EM trace: {len(trace) - 1} iterations, mean log-likelihood {trace[0]:.5f} at the "
+        f"start, {trace[-1]:.5f} at the end",
+    )
+
+
+def step_bayesian(run):
+    r = run.result
+    say(
+        run,
+        f"Bayesian mixture: {r['effective_components']} of {r['n_components']} components "
+        f"have weight above {BAYES_WEIGHT_FLOOR:.0%}",
+    )
+
+
+def step_report(run):
+    """--report: every panel on one figure."""
+    for panel in ("uncertainty", "criterion", "kmeans", "density", "summary"):
+        if panel not in run.panels:
+            run.panels.append(panel)
+
+
+REPORT_ANOMALY_PERCENT = 2.0  # --report marks this share when --anomalies is absent
+
+STEPS = [  # (name, when, what): run in this order after the fit
+    ("sweep beside", lambda a: a.report and not a.select, step_sweep_beside),
+    ("parameters", lambda a: a.parameters, step_parameters),
+    ("predict", lambda a: a.predict, step_predict),
+    ("kmeans", lambda a: a.compare_kmeans or a.report, step_kmeans),
+    ("anomalies", lambda a: a.anomalies is not None or a.report, step_anomalies),
+    ("sample", lambda a: a.sample, step_sample),
+    ("starts", lambda a: a.n_init > 1 and not a.select and not a.bayesian, step_starts),
+    ("trace", lambda a: a.trace and not a.select and not a.bayesian, step_trace),
+    ("bayesian", lambda a: a.bayesian, step_bayesian),
+    ("report", lambda a: a.report, step_report),
+]
+
+
+def confusion_table(labels, y, n_components, class_names):
+    """Clusters against classes, the clusters put in the order of the class each matches.
+
+    The matching is the one that maximises the agreement (Hungarian algorithm),
+    so the diagonal counts the points on which clusters and classes agree.
+    """
+    from scipy.optimize import linear_sum_assignment
+
+    n_classes = int(y.max()) + 1
+    table = np.zeros((n_components, n_classes), dtype=int)
+    np.add.at(table, (labels, y), 1)
+    rows, cols = linear_sum_assignment(-table)
+    order = list(rows[np.argsort(cols)]) + [c for c in range(n_components) if c not in rows]
+    return {
+        "confusion": table[order].tolist(),
+        "confusion_clusters": [int(c) for c in order],
+        "class_names": list(class_names or [str(c) for c in range(n_classes)]),
+    }
+
+
+def fmt_number(value, digits=5):
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+# ==========================================================================
+# The figure: one function per panel
+# ==========================================================================
+# Every panel is a function ``(ax, view)`` in the PANELS table.  A ``View`` is
+# the run as the axes show it: with two features the data itself; with more,
+# its first two principal components (a linear map of a Gaussian is Gaussian,
+# so each covariance is projected exactly, W^T S W); with 3 to 6 features the
+# clusters panel becomes every pair of features (each ellipse from the 2 x 2
+# block of its covariance: the exact marginal).
+
+
+@dataclass
+class View:
+    """What a panel draws: points, components and labels on the plane of its axes."""
+
+    X2: np.ndarray  # the points drawn (a random subset above PLOT_MAX_POINTS)
+    labels: np.ndarray
+    confidence: np.ndarray  # each drawn point's largest posterior
+    means2: np.ndarray
+    covs2: np.ndarray
+    weights: np.ndarray
+    xlabel: str
+    ylabel: str
+    equal: bool = False  # whether both axes share units (then a circle looks round)
+    subset_note: str = ""
+    center: np.ndarray | None = None  # the map from the data to the plane: (x - center) W
+    W: np.ndarray | None = None
+    run: Run | None = None  # for the panels that draw more than the clusters
+    subset: np.ndarray | None = None
+
+    def points(self, X):
+        return (np.asarray(X) - self.center) @ self.W
+
+    def covariances(self, covs):
+        return np.einsum("ji,kjl,lm->kim", self.W, covs, self.W)
+
+
+def view_of(run, center, W, xlabel, ylabel, equal, subset):
+    """The run seen on the plane (x - center) W."""
+    idx = subset if subset is not None else slice(None)
+    X, model = run.data.X, run.model
+    view = View(
+        None,
+        run.labels[idx],
+        run.posteriors[idx].max(axis=1),
+        None,
+        None,
+        model.weights_,
+        xlabel,
+        ylabel,
+        equal,
+        center=center,
+        W=W,
+        run=run,
+        subset=subset,
+    )
+    view.X2, view.means2 = view.points(X[idx]), view.points(model.means_)
+    view.covs2 = view.covariances(full_covariances(model))
+    if len(view.X2) < len(X):
+        view.subset_note = f" ({len(view.X2):,} of {len(X):,} points shown)"
+    return view
+
+
+def make_views(run):
+    """The main view (data, or principal components) and, for 3 to 6 features, the pairs."""
+    X, names = run.data.X, run.data.feature_names
+    n, d = X.shape
+    suffix = " (standardised)" if run.data.scaler is not None else ""
+    subset = None
+    if n > PLOT_MAX_POINTS:
+        rng = np.random.RandomState(run.args.random_state)
+        subset = np.sort(rng.choice(n, PLOT_MAX_POINTS, replace=False))
+    pairs = []
+    if d > 2 and (run.args.view == "pairs" or run.args.view == "auto" and d <= PAIRS_MAX_FEATURES):
+        pairs = [
+            [
+                view_of(
+                    run,
+                    np.zeros(d),
+                    np.eye(d)[:, [j, i]],
+                    names[j] + suffix,
+                    names[i] + suffix,
+                    run.data.same_units,
+                    subset,
+                )
+                for j in range(d - 1)
+            ]
+            for i in range(1, d)
+        ]
+    if d == 2:
+        main = view_of(
+            run,
+            np.zeros(2),
+            np.eye(2),
+            names[0] + suffix,
+            names[1] + suffix,
+            run.data.same_units,
+            subset,
+        )
+    else:
+        W, share = principal_axes(X, run.args.random_state)
+        main = view_of(
+            run,
+            X.mean(axis=0),
+            W,
+            f"PC1 ({share[0]:.0%} of variance){suffix}",
+            f"PC2 ({share[1]:.0%} of variance){suffix}",
+            True,
+            subset,
+        )
+    return main, pairs
+
+
+PAIRS_MAX_FEATURES = 6  # above this, the principal-component view (or --view pairs)
+
+
+def principal_axes(X, random_state):
+    """The first two principal directions (deterministic signs) and their shares of variance.
+
+    scikit-learn's PCA; a randomized solver on a sample for wide data, where the
+    exact one would take minutes.
+    """
+    from sklearn.decomposition import PCA
+
+    if X.shape[1] > 500:
+        rng = np.random.RandomState(random_state)
+        sample = X[rng.choice(len(X), min(len(X), 2_000), replace=False)]
+        pca = PCA(2, svd_solver="randomized", random_state=random_state).fit(sample)
+    else:
+        pca = PCA(2).fit(X)
+    W = pca.components_.T.copy()
+    W *= np.sign(W[np.abs(W).argmax(axis=0), [0, 1]])
+    share = pca.explained_variance_ / X.var(axis=0, ddof=1).sum()
+    return W, share
+
+
+def cluster_colors(n):
+    import matplotlib
+
+    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(n)]
+
+
+MARK_STYLES = {  # how each kind of extra point is drawn on a 2-D panel
+    "samples": {"s": 10, "marker": "+", "c": "dimgray", "zorder": 2},
+    "anomalies": {
+        "s": 60,
+        "facecolors": "none",
+        "edgecolors": "red",
+        "linewidths": 1.5,
+        "zorder": 4,
+    },
+    "predictions": {"s": 220, "marker": "*", "c": "gold", "edgecolors": "black", "zorder": 5},
+}
+
+
+def draw_marks(ax, view, kinds=tuple(MARK_STYLES)):
+    """Anomalies, predicted points and samples, when asked for."""
+    for name in kinds:
+        if view.run is not None and name in view.run.marks:
+            points = view.points(view.run.marks[name])
+            ax.scatter(*points.T, label=f"{name} ({len(points)})", **MARK_STYLES[name])
+
+
+def plot_uncertainty(ax, view):
+    """Each point coloured by 1 - max posterior: where the clusters overlap."""
+    k = len(view.weights)
+    # 1 - 1/k is the largest possible uncertainty (every posterior 1/k).
+    sc = ax.scatter(
+        *view.X2.T, c=1 - view.confidence, cmap="magma_r", s=12, vmin=0, vmax=(1 - 1 / k) or 1
+    )
+    ax.figure.colorbar(sc, ax=ax, label="uncertainty = 1 - max posterior")
+    n_unc = int((view.confidence < UNCERTAIN_BELOW).sum())
+    ax.set(
+        title=f"Soft assignments: {n_unc} plotted points below {UNCERTAIN_BELOW}",
+        xlabel=view.xlabel,
+        ylabel=view.ylabel,
+    )
+
+
+def plot_criterion(ax, view):
+    """BIC (or AIC, ICL) against k, one line per covariance type; the model marked."""
+    r = view.run.result
+    criterion = r["criterion"]
+    for cov in COVARIANCE_TYPES:  # a rejected candidate is NaN: a gap in its curve
+        rows = [row for row in r["selection"] if row["covariance_type"] == cov]
+        values = [math.nan if row[criterion] is None else row[criterion] for row in rows]
+        ax.plot([row["n_components"] for row in rows], values, marker="o", label=cov)
+    label = "selected" if view.run.args.select else "this model"
+    ax.plot(
+        r["n_components"],
+        r[criterion],
+        marker="*",
+        markersize=18,
+        color="gold",
+        markeredgecolor="black",
+        linestyle="none",
+        label=label,
+        zorder=5,
+    )
+    ax.set(
+        title=f"{criterion.upper()} by number of components (lower is better)",
+        xlabel="number of components k",
+        ylabel=criterion.upper(),
+    )
+    ax.legend(fontsize="small")
+
+
+def plot_kmeans(ax, view):
+    """KMeans clusters, coloured like the GMM cluster they overlap most."""
+    from scipy.optimize import linear_sum_assignment
+
+    km_labels, centers = view.run.extra["kmeans"]
+    if view.subset is not None:
+        km_labels = km_labels[view.subset]
+    k = len(centers)
+    overlap = np.zeros((k, k))
+    np.add.at(overlap, (km_labels, view.labels), 1)
+    rows, cols = linear_sum_assignment(-overlap)
+    colors = cluster_colors(k)
+    ax.scatter(
+        *view.X2.T, c=[colors[c] for c in cols[np.argsort(rows)][km_labels]], s=12, linewidths=0
+    )
+    ax.scatter(*view.points(centers).T, marker="X", s=120, c="black", edgecolors="white")
+    km = view.run.result["kmeans"]
+    parts = [f"silhouette {fmt_number(km['silhouette'], 3)}"]
+    parts += [f"ARI {km['ari']:.3f}"] if "ari" in km else []
+    ax.set(
+        title="KMeans, same k and seed: " + ", ".join(parts), xlabel=view.xlabel, ylabel=view.ylabel
+    )
+
+
+def plot_density(ax, view):
+    """Contours of the fitted log-density on the plane shown (the exact projection)."""
+    from scipy.stats import multivariate_normal
+
+    pad = 0.1 * np.ptp(view.X2, axis=0)
+    lo, hi = view.X2.min(axis=0) - pad, view.X2.max(axis=0) + pad
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
+    grid = np.c_[gx.ravel(), gy.ravel()]
+    density = sum(
+        w * multivariate_normal(mu, cov).pdf(grid)
+        for w, mu, cov in zip(view.weights, view.means2, view.covs2)
+    )
+    z = np.log(np.maximum(density, 1e-300)).reshape(gx.shape)
+    levels = np.linspace(max(z.min(), z.max() - 12), z.max(), 13)
+    cs = ax.contourf(gx, gy, z, levels=levels, cmap="Blues", extend="min")
+    ax.figure.colorbar(cs, ax=ax, label="log-density")
+    ax.scatter(*view.X2.T, s=4, c="black", alpha=0.4, linewidths=0)
+    draw_marks(ax, view, ["anomalies"])
+    anomalies = "anomalies" in view.run.marks
+    ax.set(
+        title="Fitted log-density" + (" and lowest-density points" if anomalies else ""),
+        xlabel=view.xlabel,
+        ylabel=view.ylabel,
+    )
+    if anomalies:
+        ax.legend(loc="best", fontsize="small")
+
+
+def plot_summary(ax, view):
+    ax.axis("off")
+    ax.text(
+        0,
+        1,
+        format_summary(view.run.result, explain=False),
+        va="top",
+        family="monospace",
+        fontsize="small",
+        wrap=True,
+    )
+
+
+def plot_convergence(ax, view):
+    """--trace: the mean log-likelihood after each EM iteration."""
+    trace = view.run.result["trace"]
+    ax.plot(range(len(trace)), trace, marker=".")
+    ax.set(
+        title=f"EM convergence: {len(trace) - 1} iterations",
+        xlabel="iteration",
+        ylabel="mean log-likelihood",
+    )
+
+
+def plot_em_steps(ax, view):
+    """--trace: the 2-sd ellipses at a few iterations, from the start to convergence."""
+    frames = view.run.extra["frames"]
+    shown = [f for f in frames if f[0] in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500)]
+    shown = shown + [frames[-1]] if shown[-1] is not frames[-1] else shown
+    ax.scatter(*view.X2.T, s=6, c="lightgray", linewidths=0)
+    colors = cluster_colors(len(view.weights))
+    for step, (iteration, _, means, covs) in enumerate(shown):
+        draw_ellipses(
+            ax, view, means, covs, colors, alpha=0.25 + 0.75 * step / max(1, len(shown) - 1)
+        )
+        ax.scatter(*view.points(means).T, marker="x", c="black", s=20)
+    ax.set(
+        title="EM step by step: iterations " + ", ".join(str(f[0]) for f in shown),
+        xlabel=view.xlabel,
+        ylabel=view.ylabel,
+    )
+
+
+def draw_ellipses(ax, view, means, covs, colors, alpha=1.0, n_sigma=2):
+    from matplotlib.patches import Ellipse
+
+    patches = []
+    for j, (mu, cov) in enumerate(zip(view.points(means), view.covariances(covs))):
+        width, height, angle = ellipse_axes(cov, n_sigma)
+        patches.append(
+            ax.add_patch(
+                Ellipse(
+                    mu,
+                    width=width,
+                    height=height,
+                    angle=angle,
+                    fill=False,
+                    edgecolor=colors[j],
+                    alpha=alpha,
+                    linewidth=1.5,
+                )
+            )
+        )
+    return patches
+
+
+def plot_starts(ax, view):
+    """--n-init with --report: each start's final log-likelihood, the kept one marked."""
+    scores = [s["log_likelihood"] for s in view.run.result["starts"]]
+    rng = np.random.RandomState(0)
+    ax.scatter(scores, rng.uniform(-0.2, 0.2, len(scores)), s=30, alpha=0.7, label="a start")
+    ax.scatter([max(scores)], [0], marker="*", s=250, c="gold", edgecolors="black", label="kept")
+    ax.set(
+        title=f"{len(scores)} starts: final mean log-likelihood",
+        xlabel="mean log-likelihood",
+        yticks=[],
+        ylim=(-1, 1),
+    )
+    ax.legend(fontsize="small")
+
+
+def plot_weights(ax, view):
+    """--bayesian: the weights; those the prior switched off are near zero."""
+    weights = view.run.model.weights_
+    ax.bar(range(len(weights)), weights, color=cluster_colors(len(weights)))
+    ax.axhline(BAYES_WEIGHT_FLOOR, color="black", linestyle="--", label=f"{BAYES_WEIGHT_FLOOR:.0%}")
+    ax.set(
+        title=f"Bayesian mixture: {view.run.result['effective_components']} components in use",
+        xlabel="component",
+        ylabel="weight",
+    )
+    ax.legend(fontsize="small")
+
+
+def plot_histogram_1d(ax, view):
+    """One feature: histogram, the mixture density and each weighted component."""
+    from scipy.stats import norm
+
+    run = view.run
+    x, model = run.data.X[:, 0], run.model
+    ax.hist(x, bins="auto", density=True, color="lightgray", edgecolor="white", label="data")
+    grid = np.linspace(x.min() - 0.1 * np.ptp(x), x.max() + 0.1 * np.ptp(x), 400)
+    sds = np.sqrt(full_covariances(model)[:, 0, 0])
+    curves = [
+        w * norm(mu, sd).pdf(grid) for w, mu, sd in zip(model.weights_, model.means_[:, 0], sds)
+    ]
+    for j, (curve, color) in enumerate(zip(curves, cluster_colors(len(curves)))):
+        ax.plot(grid, curve, color=color, label=f"component {j}")
+    ax.plot(grid, sum(curves), color="black", linewidth=2, label="mixture density")
+    for key, style in (("anomalies", "r|"), ("predictions", "k*"), ("samples", "c|")):
+        if key in run.marks:
+            ax.plot(
+                run.marks[key][:, 0], np.zeros(len(run.marks[key])), style, markersize=12, label=key
+            )
+    ax.set(title=figure_title(run), xlabel=view.xlabel, ylabel="density")
+    ax.legend(fontsize="small")
+
+
+def plot_kmeans_1d(ax, view):
+    km_labels, centers = view.run.extra["kmeans"]
+    x = view.run.data.X[:, 0]
+    ax.hist(
+        [x[km_labels == c] for c in range(len(centers))],
+        bins="auto",
+        stacked=True,
+        color=cluster_colors(len(centers)),
+    )
+    ax.set(title="KMeans clusters", xlabel=view.xlabel, ylabel="count")
+
+
+PANELS = {  # panel name: how it is drawn with two axes, and with one feature (None: skipped)
+    "clusters": (plot_clusters, plot_histogram_1d),
+    "em steps": (plot_em_steps, None),
+    "convergence": (plot_convergence, plot_convergence),
+    "uncertainty": (plot_uncertainty, None),  # the histogram shows both of these
+    "density": (plot_density, None),
+    "criterion": (plot_criterion, plot_criterion),
+    "kmeans": (plot_kmeans, plot_kmeans_1d),
+    "starts": (plot_starts, plot_starts),
+    "weights": (plot_weights, plot_weights),
+    "summary": (plot_summary, plot_summary),
+}
+
+
+def figure_title(run):
+    r = run.result
+    return (
+        f"GMM, {r['n_components']} components ({r['covariance_type']})\nlog-likelihood/sample "
+        f"{r['log_likelihood']:.3f}, BIC {r['bic']:.1f}, silhouette "
+        f"{fmt_number(r['silhouette'], 3)}"
+    )
+
+
+def build_figure(run):
+    """Lay out the panels the run asked for on one figure; return it (and any animation)."""
+    import matplotlib.pyplot as plt
+
+    d = run.data.X.shape[1]
+    column = 0 if d > 1 else 1
+    names = [p for p in dict.fromkeys(run.panels) if PANELS[p][column] is not None]
+    main, pairs = make_views(run) if d > 1 else (one_feature_view(run), [])
+    if pairs:
+        names.remove("clusters")
+    ncols = min(len(names), 3) if names else 1
+    nrows = math.ceil(len(names) / ncols)
+    pair_rows = len(pairs)
+    width = max(6.4 * ncols, 3.2 * pair_rows)
+    height = 5.4 * nrows + 3.2 * pair_rows
+    fig = plt.figure(figsize=(width, height), layout="constrained")
+    if pairs and names:
+        top, bottom = fig.subfigures(2, 1, height_ratios=[3.2 * pair_rows, 5.4 * nrows])
+    else:
+        top = bottom = fig
+    if pairs:
+        draw_pairs(top, pairs)
+    axes = bottom.subplots(nrows, ncols, squeeze=False).flat if names else []
+    for ax, name in zip(axes, names):
+        PANELS[name][column](ax, main)
+        if main.equal and name in ("clusters", "em steps", "uncertainty", "density", "kmeans"):
+            ax.set_aspect("equal", adjustable="datalim")
+    for ax in list(axes)[len(names) :]:
+        ax.set_visible(False)
+    if d > 1:
+        fig.suptitle(figure_title(run))
+    return fig
+
+
+def one_feature_view(run):
+    suffix = " (standardised)" if run.data.scaler is not None else ""
+    xlabel = run.data.feature_names[0] + suffix
+    return View(None, None, None, None, None, None, xlabel, "density", run=run)
+
+
+def draw_pairs(fig, pairs):
+    """Every pair of features, lower triangle; the legend once."""
+    p = len(pairs)
+    axes = fig.subplots(p, p, squeeze=False)
+    for i in range(p):
+        for j in range(p):
+            ax = axes[i, j]
+            if j > i:
+                ax.set_visible(False)
+                continue
+            view = pairs[i][j]
+            plot_clusters(ax, view)
+            if view.equal:
+                ax.set_aspect("equal", adjustable="datalim")
+            ax.set_title("")
+            if (i, j) != (0, 0):
+                ax.get_legend().remove()
+            ax.set_xlabel(view.xlabel if i == p - 1 else "")
+            ax.set_ylabel(view.ylabel if j == 0 else "")
+    axes[0, 0].set_title("GMM clusters" + pairs[0][0].subset_note)
+
+
+def show_or_save(run):
+    """A window where one can open; otherwise the figure is saved and the output says where."""
+    import matplotlib.pyplot as plt
+
+    args, result = run.args, run.result
+    fig = build_figure(run)
+    title = f"gmm_clustering: {result['source']}, {result['covariance_type']}, k={result['n_components']}"
+    if fig.canvas.manager is not None:
+        fig.canvas.manager.set_window_title(title)
+    path = args.figure_path
+    if path is None:  # a window: shrunk to fit a 1366 x 768 screen; saved files keep their size
+        width, height = fig.get_size_inches()
+        fig.set_size_inches(*(np.array([width, height]) * min(1, 13.0 / width, 6.8 / height)))
+        run.extra["animation"] = animate_em(fig, run) if args.trace else None
+        run.extra["show"] = fig  # shown once the summary is printed
+        return
+    if path.lower().endswith(".gif"):
+        plt.close(fig)
+        fig = plt.figure(figsize=(6.4, 5.4))
+        write_atomically(
+            path, lambda f: animate_em(fig, run).save(f, writer=gif_writer()), text=False
+        )
+    else:
+        fmt = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+        write_atomically(path, lambda f: fig.savefig(f, format=fmt, dpi=100), text=False)
+    plt.close(fig)
+    result["figure"] = os.path.abspath(path)
+    if not args.save:
+        result["figure_note"] = f"no display: matplotlib backend is {args.backend!r}"
+
+
+def animate_em(fig, run):
+    """--trace: the ellipses moving iteration by iteration (matplotlib's animation)."""
+    from matplotlib.animation import FuncAnimation
+
+    main, _ = make_views(run) if run.data.X.shape[1] > 1 else (None, None)
+    if main is None:
+        return None
+    ax = fig.add_subplot(111) if not fig.axes else fig.axes[0]
+    frames = run.extra["frames"][:: max(1, len(run.extra["frames"]) // 60)]
+    colors = cluster_colors(len(main.weights))
+    ax.scatter(*main.X2.T, s=6, c="lightgray", linewidths=0)
+    ax.set(xlabel=main.xlabel, ylabel=main.ylabel)
+    if main.equal:
+        ax.set_aspect("equal", adjustable="datalim")
+    drawn = []
+    trace = run.result["trace"]
+
+    def update(frame):
+        for artist in drawn:
+            artist.remove()
+        iteration, _, means, covs = frame
+        drawn[:] = draw_ellipses(ax, main, means, covs, colors)
+        drawn.append(ax.scatter(*main.points(means).T, marker="X", c="black", s=60))
+        ax.set_title(
+            f"EM iteration {iteration}: mean log-likelihood {trace[min(iteration, len(trace) - 1)]:.4f}"
+        )
+        return drawn
+
+    return FuncAnimation(fig, update, frames=frames, interval=250, repeat=True)
+
+
+def gif_writer():
+    from matplotlib.animation import PillowWriter
+
+    return PillowWriter(fps=4)
+
+
+# ==========================================================================
+# The command line
+# ==========================================================================
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line and exit 2, instead of usage + message
+        if "expected one argument" in message:  # e.g. --predict -6,-6
+            message += " (a value that starts with '-' is written with '=': --predict=-6,-6)"
+        raise UsageError(f"{message}; see --help")
+
+
+def checked(convert, accept, requirement):
+    """An argparse type: convert the text, then accept the value or say what is needed."""
+    kind = "a whole number" if convert is int else "a number"
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"{text!r} must be {requirement}")
+        return value
+
+    return parse
+
+
+def count_up_to(limit):
+    return checked(int, lambda v: 1 <= v <= limit, f"from 1 to {limit:,}")
+
+
+SEED_MAX = 2**32 - 1  # numpy's seeds
+seed = checked(int, lambda v: 0 <= v <= SEED_MAX, f"from 0 to {SEED_MAX} (numpy's seed range)")
+positive_float = checked(float, lambda v: 0 < v < 1e100, "a positive number below 1e100")
+percent = checked(float, lambda v: 0 < v < 100, "a percentage above 0 and below 100")
+
+
+def point(text):
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not comma-separated numbers, e.g. 1.5,2 (negative: --predict=-6,-6)"
+        ) from None
+    if not all(math.isfinite(v) for v in values):
+        raise argparse.ArgumentTypeError(f"{text!r} has a non-finite coordinate")
+    return values
+
+
+def build_parser():
+    """The options, by group; each option's work is one entry of MODEL_STEPS or STEPS."""
+    parser = Parser(
+        prog="gmm_clustering.py",
+        description="Fit a Gaussian mixture, print its metrics and draw its clusters.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n" + __doc__.split("Usage::")[1].split("Where")[0].strip("\n"),
+    )
+    flag = {"action": "store_true"}
+    data = parser.add_argument_group("data")
+    data.add_argument(
+        "--dataset",
+        choices=("blobs", "iris", "wine"),
+        default="blobs",
+        help="generated blobs (default), or a data set shipped with scikit-learn",
+    )
+    data.add_argument("--csv", metavar="PATH", help="your table with a header row; - reads stdin")
+    data.add_argument(
+        "--delimiter", metavar="CHAR", help="CSV delimiter (default: , ; tab or space)"
+    )
+    data.add_argument(
+        "--encoding", metavar="NAME", help="CSV encoding (default utf-8; latin-1, ...)"
+    )
+    data.add_argument("--columns", metavar="A,B", help="CSV columns to fit (default: the numeric)")
+    data.add_argument("--labels", metavar="COLUMN", help="CSV column of true classes (not fitted)")
+    data.add_argument(
+        "--n-samples",
+        type=count_up_to(10**9),
+        default=500,
+        metavar="N",
+        help="blobs: number of points (default 500)",
+    )
+    data.add_argument(
+        "--centers",
+        type=count_up_to(1000),
+        default=4,
+        metavar="N",
+        help="blobs: number of true clusters (default 4)",
+    )
+    data.add_argument(
+        "--n-features",
+        type=count_up_to(100_000),
+        default=2,
+        metavar="N",
+        help="blobs: number of features (default 2)",
+    )
+    data.add_argument(
+        "--cluster-std",
+        type=positive_float,
+        default=1.0,
+        metavar="SD",
+        help="blobs: standard deviation of each cluster (default 1)",
+    )
+    data.add_argument("--scale", **flag, help="standardise every feature (mean 0, sd 1)")
+    data.add_argument(
+        "--random-state",
+        type=seed,
+        default=42,
+        metavar="SEED",
+        help="one seed for data, model, sampling and subsamples (default 42)",
+    )
+    model = parser.add_argument_group("model")
+    model.add_argument(
+        "--n-components",
+        type=count_up_to(1000),
+        metavar="N",
+        help="components (default: the number of true classes, else 4)",
+    )
+    model.add_argument(
+        "--covariance-type",
+        choices=COVARIANCE_TYPES,
+        default="full",
+        help="shape of each component (default full)",
+    )
+    model.add_argument(
+        "--init", choices=INITS, default="kmeans", help="how EM starts (default kmeans)"
+    )
+    model.add_argument(
+        "--n-init",
+        type=count_up_to(1000),
+        default=1,
+        metavar="N",
+        help="EM starts, seeds SEED, SEED+1, ...: the best kept, the spread shown",
+    )
+    model.add_argument("--select", **flag, help="choose k and covariance type by --criterion")
+    model.add_argument(
+        "--max-components",
+        type=count_up_to(MAX_COMPONENTS),
+        default=10,
+        metavar="N",
+        help="largest k tried by --select and --report (default 10)",
+    )
+    model.add_argument(
+        "--criterion",
+        choices=("bic", "aic", "icl"),
+        default="bic",
+        help="selection criterion (default bic)",
+    )
+    model.add_argument("--bayesian", **flag, help="Dirichlet-process mixture: k is an upper bound")
+    show = parser.add_argument_group("what else to show")
+    show.add_argument("--parameters", **flag, help="means, covariances, clusters against classes")
+    show.add_argument("--trace", **flag, help="EM step by step (an animation with --save x.gif)")
+    show.add_argument(
+        "--predict",
+        type=point,
+        action="append",
+        metavar="X1,X2",
+        help="assign a new point (repeatable; negative: --predict=-6,-6)",
+    )
+    show.add_argument("--compare-kmeans", **flag, help="KMeans with the same k and seed")
+    show.add_argument(
+        "--anomalies",
+        type=percent,
+        metavar="PCT",
+        help="flag the PCT percent of points with the lowest density",
+    )
+    show.add_argument("--sample", type=count_up_to(10**8), metavar="N", help="draw N new points")
+    show.add_argument("--sample-out", metavar="PATH", help="write the --sample points to a CSV")
+    show.add_argument("--report", **flag, help="every panel: uncertainty, BIC, KMeans, density")
+    output = parser.add_argument_group("output")
+    output.add_argument(
+        "--view",
+        choices=("auto", "pairs", "pca"),
+        default="auto",
+        help="3+ features: every pair (auto: up to 6) or principal components",
+    )
+    output.add_argument("--save", metavar="PATH", help="save the figure (png, pdf, svg, ...)")
+    output.add_argument("--no-plot", **flag, help="metrics only: no figure, no matplotlib")
+    output.add_argument("--json", **flag, help="one JSON object instead of the text summary")
+    output.add_argument("--quiet", **flag, help="no progress messages on stderr")
+    return parser
+
+
+INITS = ("kmeans", "k-means++", "random", "random_from_data")  # scikit-learn's init_params
+
+
+def validate(args):
+    """Checks that need more than one option, and every output path: before any work."""
+    blobs = args.dataset == "blobs" and args.csv is None
+    rules = [
+        (
+            args.csv is not None and args.dataset != "blobs",
+            "--csv and --dataset both name the data; choose one",
+        ),
+        (
+            (args.columns or args.labels is not None or args.delimiter or args.encoding)
+            and args.csv is None,
+            "--columns, --labels, --delimiter and --encoding apply to --csv only",
+        ),
+        (args.labels == "", "--labels needs a column name, not an empty string"),
+        (
+            args.no_plot and (args.save or args.report),
+            "--no-plot and --save/--report contradict each other; drop one",
+        ),
+        (args.sample_out and not args.sample, "--sample-out needs --sample N"),
+        (
+            args.select and args.bayesian,
+            "--select and --bayesian are two ways of choosing k; use one",
+        ),
+        (
+            args.trace and (args.select or args.bayesian),
+            "--trace follows one GaussianMixture fit: not with --select or --bayesian",
+        ),
+        (
+            args.save and args.save.lower().endswith(".gif") and not args.trace,
+            "--save: a .gif is the --trace animation; add --trace or save png, pdf or svg",
+        ),
+        (
+            blobs and args.centers > args.n_samples,
+            f"--centers {args.centers} exceeds --n-samples {args.n_samples}; use fewer centers or more samples",
+        ),
+        (
+            blobs and (args.n_components or 0) > args.n_samples,
+            f"--n-components {args.n_components} exceeds --n-samples {args.n_samples}; use fewer components or more samples",
+        ),
+        (
+            (args.select or args.report) and blobs and args.max_components > args.n_samples,
+            f"--max-components {args.max_components} exceeds --n-samples {args.n_samples}; use a smaller --max-components",
+        ),
+    ]
+    for broken, message in rules:
+        if broken:
+            raise UsageError(message)
+    for option in ("csv", "save", "sample_out", "encoding", "columns"):
+        if getattr(args, option) == "":
+            raise UsageError(f"--{option.replace('_', '-')} needs a value, not an empty string")
+    if args.delimiter is not None:
+        args.delimiter = {"\\t": "\t", "tab": "\t", "space": " "}.get(
+            args.delimiter, args.delimiter
+        )
+        if len(args.delimiter) != 1 or args.delimiter in "\"'\r\n":
+            raise UsageError(
+                f"--delimiter {args.delimiter!r} must be one character, not a quote "
+                "or a line break ('tab' and 'space' are understood)"
+            )
+    if args.encoding:
+        import codecs
+
+        try:
+            codecs.lookup(args.encoding)
+        except LookupError:
+            raise UsageError(
+                f"--encoding {args.encoding!r} is not an encoding Python knows; "
+                "try utf-8, latin-1, cp1252 or utf-16"
+            ) from None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the demo; return the exit status (0, 1 when output fails, 2 for bad input)."""
+    if sys.stdout is None:  # started with stdout closed: results would vanish
+        print(
+            "gmm_clustering.py: error: standard output is closed; nothing to write the results to",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        if np is None:
+            raise ModuleNotFoundError(name="numpy")
+        with warnings.catch_warnings(), np.errstate(all="ignore"):
+            warnings.simplefilter("ignore")  # the program's own notes say what matters
+            return run_and_print(argv)
+    except ModuleNotFoundError as exc:
+        name = {"sklearn": "scikit-learn"}.get(exc.name, exc.name)
+        return fail(
+            f"the package {name!r} is not installed; install the requirements: "
+            "python3 -m pip install -r requirements.txt",
+            1,
+        )
+    except UsageError as exc:
+        return fail(str(exc), EXIT_USAGE)
+    except KeyboardInterrupt:
+        print("gmm_clustering.py: interrupted", file=sys.stderr)
+        return 130
+    except MemoryError:
+        return fail(
+            "not enough memory for this data; use a smaller --n-samples or --n-features", EXIT_USAGE
+        )
+    except BrokenPipeError:  # e.g. `... --json | head -c 100`: the reader left early
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+    except OSError as exc:  # standard output on a full disk, and the like
+        return fail(f"cannot write the output ({exc.strerror or exc})", 1)
+
+
+def fail(message, status):
+    print(f"gmm_clustering.py: error: {message}", file=sys.stderr)
+    return status
+
+
+def run_and_print(argv):
+    args = build_parser().parse_args(argv)
+    validate(args)
+    if not args.no_plot:
+        prepare_display(args)
+    check_outputs(args)
+    for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a name: escapes
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    args.progress = progress(not args.quiet and sys.stderr.isatty())
+    with native_threads():
+        run = lesson(args)
+    result = run.result
+    for warning in result.pop("warnings", []):
+        print(f"gmm_clustering.py: warning: {warning}", file=sys.stderr)
+    public = {
+        k: v
+        for k, v in result.items()
+        if k not in ("figure_note", "step_lines", "selection_lines", "data_notes")
+    }
+    public["notes"] = result["data_notes"]
+    text = json.dumps(finite(public), allow_nan=False) if args.json else format_summary(result)
+    print(text, flush=True)
+    if run.extra.get("show") is not None:  # a window: after the summary, until it is closed
+        import matplotlib.pyplot as plt
+
+        plt.show()
+    return 0
+
+
+def finite(value):
+    """JSON has no NaN or infinity: they become null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    if isinstance(value, np.generic):
+        return finite(value.item())
+    return value
+
+
+def progress(enabled):
+    start = time.perf_counter()
+
+    def report(message):
+        if enabled:
+            print(f"[{time.perf_counter() - start:6.1f} s] {message}", file=sys.stderr, flush=True)
+
+    return report
+
+
+# ==========================================================================
+# Machinery: model selection you can trust on real data
+# ==========================================================================
+# Why this exists: EM finds a local optimum, and which one depends on the
+# start.  A BIC curve drawn from unlucky starts is jagged where the truth is
+# smooth, and BIC then picks the wrong model.  So every (k, covariance type)
+# candidate is run to convergence from many starts, and the best valid one is
+# kept: scikit-learn's own start (k-means on the raw data, same seed), a Ward
+# hierarchical cut and k-means on whitened data (close to R's mclust), the
+# previous k's best solutions with one cluster split, the next k's with two
+# merged, and the best partition of each other covariance type at the same k.
+# EM here is written out with numpy and runs all the starts of a candidate at
+# once: scikit-learn's estimator costs about 5 ms a call, and a sweep makes
+# hundreds.  Its M-step and E-step are scikit-learn's formulas (reg_covar 1e-6).
+
+REG_COVAR = 1e-6  # scikit-learn's default, added to every variance
+SELECT_TOL = 1e-5  # relative change of the log-likelihood that ends EM (mclust's rule)
+SELECT_MAX_ITER = 1000
+SELECT_MAX_SAMPLES = 4_000  # candidates are fitted on a random sample above this
+LOG_2PI = math.log(2 * math.pi)
+
+
+def select_step(run, choose):
+    """Fit every candidate; with ``choose``, return the best as the model (--select)."""
+    args, X = run.args, run.data.X
+    n = len(X)
+    max_k = min(args.max_components, max(1, n // 2))
+    if max_k < args.max_components:
+        say(
+            run,
+            f"Note: --max-components capped at {max_k}: {n} rows hold at most {max_k} "
+            "components of two points",
+        )
+    criterion = args.criterion
+    rows, model, sample = select_model(
+        X, max_k, criterion, args.n_init, args.random_state, args.progress, choose
+    )
+    valid = [row for row in rows if not row["rejected"]]
+    best = min(valid, key=lambda row: row[criterion])
+    key = (best["n_components"], best["covariance_type"])
+    if not choose:
+        model = run.model
+        mine = next(
+            (
+                row
+                for row in rows
+                if (row["n_components"], row["covariance_type"])
+                == (model.n_components, model.covariance_type)
+            ),
+            None,
+        )
+    result = run.result
+    result.update(
+        selection=rows,
+        criterion=criterion,
+        selection_sample_size=None if sample is None else SELECT_MAX_SAMPLES,
+        selection_at_edge=max_k > 1 and best["n_components"] == max_k,
+        selection_best={
+            "covariance_type": best["covariance_type"],
+            "n_components": best["n_components"],
+            criterion: best[criterion],
+        },
+    )
+    name = criterion.upper()
+    if choose:
+        lines = [
+            f"Model selection by {name} (lower is better) over {len(rows)} candidates"
+            + (
+                f", fitted on a random sample of {SELECT_MAX_SAMPLES:,} points"
+                if sample is not None
+                else ""
+            )
+            + ":",
+            f"  {'covariance':<10} {'k':>3} {'BIC':>12} {'AIC':>12} {'ICL':>12}",
+        ]
+        for row in sorted(valid, key=lambda row: row[criterion])[:5]:
+            lines.append(
+                f"  {row['covariance_type']:<10} {row['n_components']:>3} {row['bic']:>12.3f} "
+                f"{row['aic']:>12.3f} {row['icl']:>12.3f}"
+            )
+        rejected = [f"{r['covariance_type']} k={r['n_components']}" for r in rows if r["rejected"]]
+        if rejected:
+            lines.append("  rejected as degenerate: " + ", ".join(rejected))
+        lines.append(f"Selected: {best['covariance_type']} with {best['n_components']} components")
+        result["selection_lines"] = lines
+        run.panels.append("criterion")
+    else:
+        if mine is None:
+            pass  # this k is beyond the sweep: the star stands alone
+        elif (
+            sample is None
+            and not result["degenerate"]
+            and (mine["rejected"] or mine["log_likelihood"] < result["log_likelihood"])
+        ):
+            for c in ("bic", "aic", "icl", "log_likelihood"):  # this fit is a start of its own
+                mine[c] = result[c]
+            mine.update(rejected=False, reason=None)
+        elif mine[criterion] is not None and mine[criterion] < result[criterion] - 0.01:
+            say(
+                run,
+                f"Note: the sweep found a better optimum of this same model: {name} "
+                f"{mine[criterion]:.3f} (this fit {result[criterion]:.3f}); --select uses it",
+            )
+        if key != (model.n_components, model.covariance_type):
+            say(
+                run,
+                f"{name} prefers {best['covariance_type']} with {best['n_components']} "
+                f"components ({name} {best[criterion]:.3f}; this model {result[criterion]:.3f})",
+            )
+    if result["selection_at_edge"]:
+        say(run, f"Note: the best k is the largest tried ({max_k}); try a larger --max-components")
+    return model
+
+
+def select_model(X, max_k, criterion, n_init, random_state, progress=None, choose=True):
+    """Every candidate up to ``max_k``: (rows, the best as a GaussianMixture, sample or None).
+
+    Above SELECT_MAX_SAMPLES points the candidates are fitted on a random sample
+    and the winner is then refitted on all the data.
+    """
+    sample = None
+    if len(X) > SELECT_MAX_SAMPLES:
+        rng = np.random.RandomState(random_state)
+        sample = np.sort(rng.choice(len(X), SELECT_MAX_SAMPLES, replace=False))
+    sweep = Sweep(X if sample is None else X[sample], max_k, random_state, n_init, progress)
+    rows = sweep.rows()
+    valid = [row for row in rows if not row["rejected"]]
+    if not valid:
+        raise UsageError(
+            "every candidate was degenerate; try --scale or a smaller --max-components"
+        )
+    best = min(valid, key=lambda row: row[criterion])
+    if not choose:
+        return rows, None, sample
+    model = sweep.model((best["n_components"], best["covariance_type"]), X, random_state)
+    if sample is None:  # the winner's row: its values after the final EM steps
+        total = float(model.score(X)) * len(X)
+        p = n_parameters(model.n_components, X.shape[1], model.covariance_type)
+        certainty = np.log(np.maximum(model.predict_proba(X).max(axis=1), 1e-300)).sum()
+        best.update(
+            log_likelihood=total / len(X),
+            bic=-2 * total + p * math.log(len(X)),
+            aic=-2 * total + 2 * p,
+            icl=-2 * total + p * math.log(len(X)) - 2 * certainty,
+        )
+    return rows, model, sample
+
+
+class Sweep:
+    """The best valid fit of every (k, covariance type) from many starts; see the section."""
+
+    def __init__(self, X, max_k, random_state, n_kmeans=1, progress=None):
+        from scipy.cluster.hierarchy import fcluster, linkage
+        from sklearn.cluster import KMeans
+
+        self.center = X.mean(axis=0)
+        self.X = X = X - self.center  # EM is translation-equivariant; centring keeps precision
+        self.noise = rounding_variance(X)
+        self.best, self.tried = {}, {}
+        whitened = whiten(X)
+        tree = linkage(whitened, method="ward")
+        for k in range(1, max_k + 1):
+            if progress and k > 1:
+                progress(f"model selection: k = {k} of {max_k}")
+            starts = [
+                fcluster(tree, k, criterion="maxclust") - 1,
+                KMeans(k, n_init=1, random_state=random_state).fit(X).labels_,
+            ]
+            starts += [
+                KMeans(k, n_init=1, random_state=random_state + i).fit(whitened).labels_
+                for i in range(n_kmeans)
+            ]
+            starts += [
+                split_largest(X, self.partition(k - 1, cov), k)
+                for cov in COVARIANCE_TYPES
+                if self.best.get((k - 1, cov))
+            ]
+            self.run_all(k, starts)
+        for k in range(max_k - 1, 0, -1):  # downwards: the next k's solutions, two clusters merged
+            self.run_all(
+                k,
+                [
+                    merge_closest(self.best[k + 1, cov]["resp"])
+                    for cov in COVARIANCE_TYPES
+                    if self.best.get((k + 1, cov))
+                ],
+            )
+
+    def partition(self, k, cov):
+        return self.best[k, cov]["resp"].argmax(axis=1)
+
+    def run_all(self, k, starts):
+        for cov in COVARIANCE_TYPES:
+            self.run(k, cov, starts)
+        # Each covariance type's best partition is a start for the others.
+        seeds = [self.partition(k, cov) for cov in COVARIANCE_TYPES if self.best.get((k, cov))]
+        for cov in COVARIANCE_TYPES:
+            self.run(k, cov, seeds)
+
+    def run(self, k, cov, partitions):
+        """EM from every partition not tried before for this candidate; keep the best valid fit."""
+        tried = self.tried.setdefault((k, cov), [])
+        new = []
+        for labels in partitions:
+            if len(np.unique(labels)) == k and not any(
+                same_partition(labels, t) for t in tried + new
+            ):
+                new.append(labels)
+        tried += new
+        if not new:
+            return
+        resp = np.stack([np.eye(k)[labels] for labels in new])
+        try:
+            fits = em(self.X, resp, cov)
+        except np.linalg.LinAlgError:  # a covariance turned singular: run them one by one
+            fits = []
+            for one in resp:
+                try:
+                    fits += em(self.X, one[None], cov)
+                except np.linalg.LinAlgError:
+                    self.best.setdefault((k, cov), None)
+        for fit in fits:
+            current = self.best.get((k, cov))
+            if current is None or fit["ll"] > current["ll"]:
+                fit["reason"] = degeneracy(
+                    fit["weights"],
+                    expand_covariances(fit["covs"], cov, k, self.X.shape[1]),
+                    len(self.X),
+                    self.noise,
+                    cov,
+                )
+                if fit["reason"] is None:
+                    self.best[k, cov] = fit
+                else:
+                    self.rejected = getattr(self, "rejected", {})
+                    self.rejected.setdefault((k, cov), fit["reason"])
+
+    def rows(self):
+        """One row per candidate: its criteria, or why it was rejected."""
+        n, d = self.X.shape
+        rows = []
+        for cov in COVARIANCE_TYPES:
+            for k in range(1, max(k for k, _ in self.tried) + 1):
+                fit = self.best.get((k, cov))
+                row = {
+                    "covariance_type": cov,
+                    "n_components": k,
+                    "bic": None,
+                    "aic": None,
+                    "icl": None,
+                    "log_likelihood": None,
+                    "rejected": fit is None,
+                    "reason": None
+                    if fit
+                    else getattr(self, "rejected", {}).get(
+                        (k, cov), "a covariance became singular"
+                    ),
+                }
+                if fit:
+                    p, total = n_parameters(k, d, cov), fit["ll"] * n
+                    certainty = np.log(np.maximum(fit["resp"].max(axis=1), 1e-300)).sum()
+                    row.update(
+                        bic=-2 * total + p * math.log(n),
+                        aic=-2 * total + 2 * p,
+                        icl=-2 * total + p * math.log(n) - 2 * certainty,
+                        log_likelihood=fit["ll"],
+                    )
+                rows.append(row)
+        return rows
+
+    def model(self, key, X, random_state):
+        """The candidate as a scikit-learn ``GaussianMixture``, EM continued on all of X."""
+        from sklearn.mixture import GaussianMixture
+
+        k, cov = key
+        fit = self.best[key]
+        model = GaussianMixture(
+            k,
+            covariance_type=cov,
+            weights_init=fit["weights"],
+            means_init=fit["means"] + self.center,
+            precisions_init=precisions_of(fit["covs"], cov),
+            tol=1e-6,
+            init_params="random_from_data",
+            max_iter=SELECT_MAX_ITER,
+            random_state=random_state,
+        )
+        return fitted(model, X)
+
+
+def whiten(X):
+    """Principal components scaled to unit variance (what mclust starts from)."""
+    U, s, _ = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
+    return U[:, s > 1e-12 * s[0]] * math.sqrt(len(X))
+
+
+def same_partition(a, b):
+    """Whether two labelings group the points identically (up to renaming)."""
+    pairs = np.unique(np.stack([a, b]), axis=1)
+    return pairs.shape[1] == len(np.unique(a)) == len(np.unique(b))
+
+
+def split_largest(X, labels, k):
+    """k clusters from k - 1: the cluster with the largest scatter cut along its main axis."""
+    scatter = [((X[labels == j] - X[labels == j].mean(axis=0)) ** 2).sum() for j in range(k - 1)]
+    members = np.flatnonzero(labels == int(np.argmax(scatter)))
+    Z = X[members] - X[members].mean(axis=0)
+    axis = np.linalg.svd(Z, full_matrices=False)[2][0]
+    labels = labels.copy()
+    labels[members[Z @ axis > 0]] = k - 1
+    return labels
+
+
+def merge_closest(resp):
+    """k - 1 clusters from k: the two components that share the most posterior mass merged."""
+    overlap = resp.T @ resp
+    np.fill_diagonal(overlap, -1)
+    a, b = np.unravel_index(overlap.argmax(), overlap.shape)
+    labels = resp.argmax(axis=1)
+    labels[labels == b] = a
+    return np.unique(labels, return_inverse=True)[1]
+
+
+def em(X, resp, cov, tol=SELECT_TOL, max_iter=SELECT_MAX_ITER):
+    """EM from s starting responsibilities (s, n, k) at once; a start leaves when converged.
+
+    Returns one dict per start: weights, means, covs, ll (mean log-likelihood of
+    those parameters) and resp (their posteriors).
+    """
+    XX = (X[:, :, None] * X[:, None, :]).reshape(len(X), -1)  # x x^T of each row
+    out, active, previous = [None] * len(resp), np.arange(len(resp)), np.full(len(resp), -np.inf)
+    for iteration in range(1, max_iter + 1):
+        weights, means, covs = m_step(X, XX, resp, cov)
+        log_joint = log_prob(X, XX, means, covs, cov) + np.log(weights)[:, None, :]
+        top = log_joint.max(axis=2, keepdims=True)
+        resp = np.exp(log_joint - top)
+        total = resp.sum(axis=2, keepdims=True)
+        resp /= total
+        ll = (np.log(total[..., 0]) + top[..., 0]).mean(axis=1)
+        done = (np.abs(ll - previous) <= tol * np.abs(ll)) | (iteration == max_iter)
+        for i in np.flatnonzero(done):
+            out[active[i]] = {
+                "weights": weights[i],
+                "means": means[i],
+                "covs": covs[i],
+                "ll": float(ll[i]),
+                "resp": resp[i],
+            }
+        if done.all():
+            return out
+        active, resp, previous = active[~done], resp[~done], ll[~done]
+
+
+def m_step(X, XX, resp, cov):
+    """Weights (s, k), means (s, k, d) and covariances from responsibilities (s, n, k)."""
+    n, d = X.shape
+    s, _, k = resp.shape
+    nk = resp.sum(axis=1) + 10 * np.finfo(float).eps
+    respT = resp.transpose(0, 2, 1)
+    means = respT @ X / nk[..., None]
+    if cov in ("full", "tied"):
+        second = (respT.reshape(s * k, n) @ XX).reshape(s, k, d, d)
+        scatter = second - nk[..., None, None] * means[..., :, None] * means[..., None, :]
+        if cov == "full":
+            covs = scatter / nk[..., None, None]
+        else:
+            covs = scatter.sum(axis=1) / nk.sum(axis=1)[:, None, None]
+        covs = covs + REG_COVAR * np.eye(d)
+    else:
+        covs = respT @ (X * X) / nk[..., None] - means**2 + REG_COVAR
+        if cov == "spherical":
+            covs = covs.mean(axis=-1)
+    return nk / n, means, covs
+
+
+def log_prob(X, XX, means, covs, cov):
+    """log N(x_i | mu_k, S_k) for s parameter sets at once: shape (s, n, k)."""
+    n, d = X.shape
+    s, k, _ = means.shape
+    if cov in ("full", "tied"):
+        L = np.linalg.cholesky(covs)  # LinAlgError when a covariance is singular
+        Linv = np.linalg.inv(L)
+        P = Linv.swapaxes(-1, -2) @ Linv  # the precision matrices
+        logdet = np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(axis=-1)
+        if cov == "tied":
+            P = np.broadcast_to(P[:, None], (s, k, d, d))
+            logdet = np.broadcast_to(logdet[:, None], (s, k))
+        Pmu = (P @ means[..., None])[..., 0]
+        maha = XX @ P.reshape(s * k, d * d).T - 2 * X @ Pmu.reshape(s * k, d).T
+        maha = maha.reshape(n, s, k).transpose(1, 0, 2) + (Pmu * means).sum(axis=-1)[:, None, :]
+    else:
+        prec = 1 / covs
+        if cov == "diag":
+            maha = (
+                (X * X) @ prec.swapaxes(1, 2)
+                - 2 * X @ (means * prec).swapaxes(1, 2)
+                + (means**2 * prec).sum(axis=-1)[:, None, :]
+            )
+            logdet = 0.5 * np.log(covs).sum(axis=-1)
+        else:
+            maha = (
+                (X * X).sum(axis=1)[None, :, None]
+                - 2 * X @ means.swapaxes(1, 2)
+                + (means**2).sum(axis=-1)[:, None, :]
+            ) * prec[:, None, :]
+            logdet = 0.5 * d * np.log(covs)
+    return -0.5 * (d * LOG_2PI + maha) - logdet[:, None, :]
+
+
+def precisions_of(covs, cov):
+    return 1 / covs if cov in ("diag", "spherical") else np.linalg.inv(covs)
+
+
+def start_parameters(X, k, cov, init, seed):
+    """The EM start as scikit-learn makes it: responsibilities from ``init``, then an M-step."""
+    from sklearn.cluster import KMeans, kmeans_plusplus
+
+    rng = np.random.RandomState(seed)
+    n = len(X)
+    resp = np.zeros((n, k))
+    if init == "kmeans":
+        resp[np.arange(n), KMeans(k, n_init=1, random_state=rng).fit(X).labels_] = 1
+    elif init == "random":
+        resp = rng.uniform(size=(n, k))
+        resp /= resp.sum(axis=1, keepdims=True)
+    else:
+        if init == "random_from_data":
+            chosen = rng.choice(n, size=k, replace=False)
+        else:
+            chosen = kmeans_plusplus(X, k, random_state=rng)[1]
+        resp[chosen, np.arange(k)] = 1
+    XX = (X[:, :, None] * X[:, None, :]).reshape(n, -1)
+    weights, means, covs = m_step(X, XX, resp[None], cov)
+    weights = weights[0] / weights[0].sum()
+    return weights, means[0], covs[0]
+
+
+def rounding_variance(X):
+    """Per-feature variance of rounding: q**2 / 12 for a feature recorded in steps of q.
+
+    q is the smallest gap between distinct values when every gap is a whole
+    number of such steps; for continuous data there is no step (0).
+    """
+    q = np.zeros(X.shape[1])
+    for j in range(X.shape[1]):
+        gaps = np.diff(np.unique(X[:, j]))
+        if gaps.size:  # rounded data: every gap is a whole number of steps
+            steps = gaps / gaps.min()
+            q[j] = gaps.min() if np.all(np.abs(steps - np.round(steps)) < 1e-3) else 0.0
+    return q**2 / 12
+
+
+def degeneracy(weights, covariances, n_samples, noise_variance, covariance_type="full"):
+    """Why a fitted mixture is degenerate, or None.
+
+    - a component with fewer points than it needs (d + 1 for its own full
+      covariance, two otherwise) models those points, not a population;
+    - a component narrower in some direction than the data's rounding (or the
+      regulariser: a variance within ten times reg_covar is the regulariser's)
+      sits on repeated values: its likelihood, and so its BIC, look excellent
+      for no real reason.
+    """
+    noise_variance = np.maximum(noise_variance, 10 * REG_COVAR)
+    d = covariances.shape[-1]
+    need = d + 1 if covariance_type == "full" else 2
+    sizes = np.asarray(weights) * n_samples
+    if sizes.min() < need:
+        j = int(sizes.argmin())
+        return f"component {j} holds {sizes[j]:.1f} points (< {need})"
+    # Generalised eigenvalues of (covariance, noise): below 1, some direction is narrower.
+    scale = 1 / np.sqrt(np.maximum(noise_variance, np.finfo(float).tiny))
+    ratios = np.linalg.eigvalsh(covariances * scale[:, None] * scale[None, :]).min(axis=-1)
+    if ratios.min() < 1:
+        return (
+            f"component {int(ratios.argmin())} is narrower than the data's rounding (or reg_covar)"
+        )
+    return None
+
+
+def nearest_component(model, X):
+    """Posteriors of points whose every density underflows: all on the nearest component.
+
+    Far out along the direction u = x / s (s huge), the Mahalanobis distance to
+    component k is s**2 u'P_k u - 2 s u'P_k mu_k + ...: the s**2 term decides,
+    and where components tie on it (tied or equal covariances) the s term does.
+    """
+    u = X / np.abs(X).max(axis=1, keepdims=True)
+    precisions = np.linalg.inv(full_covariances(model))
+    quadratic = np.einsum("ni,kij,nj->kn", u, precisions, u)
+    linear = -np.einsum("ni,kij,kj->kn", u, precisions, model.means_)
+    ties = np.isclose(quadratic, quadratic.min(axis=0), rtol=1e-9)
+    return np.eye(model.n_components)[np.where(ties, linear, np.inf).argmin(axis=0)]
+
+
+# ==========================================================================
+# Machinery: fits that fail say why in one sentence
+# ==========================================================================
+
+
+def fitted(model, X):
+    """``model.fit(X)``; its convergence is reported by the summary, a failure in one line."""
+    try:
+        return model.fit(X)
+    except ValueError as exc:
+        detail = " ".join(str(exc).split())  # scikit-learn's own words, on one line
+        raise UsageError(
+            f"the {model.covariance_type!r} mixture with {model.n_components} components could "
+            "not be fitted: a component's covariance became singular (too few distinct points, "
+            "or features on extreme scales); use fewer components, another --covariance-type, "
+            f"or --scale [scikit-learn: {detail}]"
+        ) from None
+
+
+# ==========================================================================
+# Machinery: speed
+# ==========================================================================
+
+
+def native_threads():
+    """One BLAS/OpenMP thread: with few features the matrices are tiny, and extra
+    threads only spin (measured: a 1e6-point fit in half the time, a sweep several
+    times faster).  scikit-learn is imported first: a limit reaches only the native
+    libraries already loaded."""
+    import sklearn.mixture  # noqa: F401  (loads scipy's BLAS and scikit-learn's OpenMP)
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
+def check_memory(n_bytes, what):
+    """Refuse, before any work, a size the machine cannot hold."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return
+    if n_bytes > total:
+        raise UsageError(
+            f"{what} needs about {n_bytes / 1e9:.1f} GB of memory and this machine "
+            f"has {total / 1e9:.1f} GB; use smaller numbers"
+        )
+
+
+# ==========================================================================
+# Machinery: output files that never destroy anything
+# ==========================================================================
+# Why this exists: a figure or sample file written over the input, over a device,
+# or half-written after a failure loses data.  Every output is checked before
+# any work and written to a temporary file beside it, then renamed into place.
+
+
+def prepare_display(args):
+    """Decide, before any work, whether a window opens or which file the figure goes to."""
+    try:
+        import matplotlib
+        import matplotlib.pyplot as plt  # noqa: F401  (resolves the automatic backend)
+    except (ValueError, ImportError) as exc:
+        if "MPLBACKEND" in os.environ:
+            raise UsageError(
+                f"MPLBACKEND={os.environ['MPLBACKEND']!r} is not a backend matplotlib "
+                "can use; unset it or set MPLBACKEND=Agg"
+            ) from None
+        raise UsageError(f"matplotlib cannot start ({exc}); use --no-plot") from None
+    args.backend = matplotlib.get_backend().lower()
+    args.can_show = not args.save and backend_can_show(args.backend)
+    args.figure_path = args.save or (None if args.can_show else DEFAULT_FIGURE)
+    if args.save and not args.save.lower().endswith(".gif"):
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        ext = os.path.splitext(args.save)[1].lstrip(".").lower()
+        supported = FigureCanvasBase.get_supported_filetypes()
+        if ext not in supported:
+            raise UsageError(
+                f"--save {args.save}: matplotlib cannot write "
+                f"{ext or 'a file without extension'!r}; use one of "
+                f"{', '.join(sorted(supported))}"
+            )
+
+
+def backend_can_show(backend):
+    """Whether matplotlib's resolved backend opens windows (decided by matplotlib)."""
+    try:
+        from matplotlib.backends import BackendFilter, backend_registry
+
+        interactive = backend_registry.list_builtin(BackendFilter.INTERACTIVE)
+    except ImportError:  # matplotlib < 3.9
+        from matplotlib import rcsetup
+
+        interactive = [b.lower() for b in rcsetup.interactive_bk]
+    return backend in interactive or "inline" in backend or "ipympl" in backend
+
+
+def check_outputs(args):
+    """Refuse an output that is the input, another output, or not a regular file."""
+    outputs = [("--save", args.save), ("--sample-out", args.sample_out)]
+    if not args.no_plot and not args.save and not getattr(args, "can_show", False):
+        outputs.append(("the figure", DEFAULT_FIGURE))
+    outputs = [(option, path) for option, path in outputs if path]
+    seen = []
+    for option, path in outputs:
+        where = "" if option.startswith("--") else "; use --save PATH or --no-plot"
+        try:
+            folder = os.path.dirname(os.path.abspath(path))
+        except OSError:  # the working folder was deleted
+            raise UsageError(f"{option} {path}: the working folder is gone{where}") from None
+        if not os.path.isdir(folder):
+            raise UsageError(
+                f"{option} {path}: folder {folder} does not exist; create it or "
+                f"choose another path{where}"
+            )
+        if os.path.lexists(path):
+            mode = os.stat(path).st_mode if os.path.exists(path) else 0
+            if stat.S_ISDIR(mode):
+                raise UsageError(f"{option} {path}: is a directory; give a file name{where}")
+            if os.path.exists(path) and not stat.S_ISREG(mode):
+                raise UsageError(
+                    f"{option} {path}: is a device, FIFO or socket, not a file; "
+                    f"choose another path{where}"
+                )
+            if (
+                args.csv not in (None, "-")
+                and os.path.exists(args.csv)
+                and os.path.samefile(path, args.csv)
+            ):
+                raise UsageError(
+                    f"{option} {path} is the input file ({args.csv}); choose another path{where}"
+                )
+            for other_option, other in seen:
+                if os.path.lexists(other) and os.path.samefile(path, other):
+                    raise UsageError(
+                        f"{option} {path} is the same file as {other_option} {other}; "
+                        "choose two paths"
+                    )
+        for other_option, other in seen:
+            if os.path.abspath(other) == os.path.abspath(path):
+                raise UsageError(
+                    f"{option} {path} is the same file as {other_option} {other}; choose two paths"
+                )
+        try:  # ask the file system, not the permission bits (root, read-only mounts)
+            tempfile.TemporaryFile(dir=folder).close()
+        except OSError as exc:
+            raise UsageError(
+                f"{option} {path}: cannot write in {folder} ({exc.strerror}){where}"
+            ) from None
+        seen.append((option, path))
+
+
+def write_atomically(path, write, text=True):
+    """Write through ``write(handle)`` to a temporary file beside ``path``, then rename it.
+
+    A failure leaves any earlier file at ``path`` as it was.  Text is UTF-8.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".gmm-", suffix=os.path.splitext(path)[1], dir=folder)
+    try:
+        umask = os.umask(0)  # mkstemp makes the file private: give it a new file's mode
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        if text:
+            with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
+                write(handle)
+        else:  # matplotlib writes by file name (an animation cannot take a handle)
+            os.close(fd)
+            write(tmp)
+        os.replace(tmp, path)
+    except OSError as exc:
+        os.unlink(tmp)
+        raise UsageError(
+            f"{path}: cannot write ({exc.strerror or exc}); the old file, if any, is unchanged"
+        ) from None
+    except BaseException as exc:
+        os.unlink(tmp)
+        if isinstance(exc, (KeyboardInterrupt, UsageError, MemoryError)):
+            raise
+        raise UsageError(
+            f"{path}: matplotlib could not write it ({type(exc).__name__}: "
+            f"{' '.join(str(exc).split())[:200]})"
+        ) from None
+
+
+# ==========================================================================
+# Machinery: reading the CSV files people bring
+# ==========================================================================
+
+MISSING_VALUES = {"", "na", "nan", "n/a", "null", "none", "-"}
 
 
 def _parse_number(text):
@@ -156,7 +2492,7 @@ def _column_values(cells):
         return np.array(values, dtype=float)
 
 
-def read_csv_table(path, delimiter=None, columns=None, label_column=None):
+def read_csv_table(path, delimiter=None, columns=None, label_column=None, encoding=None):
     """Read a CSV with a header row into a ``Dataset``.
 
     Numeric columns are used unless ``columns`` names them; text columns are
@@ -340,1525 +2676,6 @@ def _read_columns(path, header, rows, reader, columns, label_column):
         dropped_rows=int((~keep).sum()),
         skipped_columns=skipped,
     )
-
-
-def standardise(data):
-    """Centre each feature and divide by its standard deviation (in place)."""
-    mean, std = data.X.mean(axis=0), data.X.std(axis=0)
-    std[std == 0] = 1.0  # a constant feature stays constant rather than NaN
-    data.X = (data.X - mean) / std
-    data.scaled, data.scaler = True, (mean, std)
-    return data
-
-
-def check_fittable(data, n_components):
-    """Refuse data that no mixture of ``n_components`` can be fitted to."""
-    n_samples = data.X.shape[0]
-    if n_samples < max(2, n_components):
-        raise UsageError(
-            f"{data.source}: {n_samples} usable rows for {n_components} components; "
-            "use fewer components (--n-components) or more data"
-        )
-    if np.all(data.X == data.X[0]):
-        raise UsageError(
-            f"{data.source}: all {n_samples} rows are identical; there is no variance to model"
-        )
-
-
-# --------------------------------------------------------------------------
-# Model
-# --------------------------------------------------------------------------
-
-
-def native_threads(n_features):
-    """One BLAS/OpenMP thread when the matrices are narrow.
-
-    With few features the linear algebra is tiny (n_features square) and extra
-    threads only spin; OpenBLAS and OpenMP pools also compete for the cores.
-    Measured here: one million points fitted in half the time with one thread,
-    and a small model-selection sweep ran several times faster.  scikit-learn's
-    mixture module is imported first because a limit reaches only the native
-    libraries already loaded.
-    """
-    import contextlib
-
-    import sklearn.mixture  # noqa: F401  (loads scipy's BLAS and scikit-learn's OpenMP)
-    from threadpoolctl import threadpool_limits
-
-    if n_features > FEW_FEATURES:
-        return contextlib.nullcontext()
-    return threadpool_limits(limits=1)
-
-
-def fit_gmm(X, n_components, covariance_type, n_init, random_state):
-    """Fit ``GaussianMixture``; a failed fit becomes a one-sentence error."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.mixture import GaussianMixture
-
-    class RememberingGaussianMixture(GaussianMixture):
-        # fit() ends with an E-step on the final parameters (so that fit().predict
-        # agrees with fit_predict); keeping it spares the caller a second pass.
-        def _estimate_log_prob_resp(self, *args, **kwargs):
-            self.last_e_step_ = super()._estimate_log_prob_resp(*args, **kwargs)
-            return self.last_e_step_
-
-    gmm = RememberingGaussianMixture(
-        n_components=n_components,
-        covariance_type=covariance_type,
-        n_init=n_init,
-        random_state=random_state,
-    )
-    with warnings.catch_warnings():
-        # Convergence is reported by the summary (converged, n_iter) instead.
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        try:
-            gmm.fit(X)
-        except ValueError as exc:
-            detail = " ".join(str(exc).split())  # scikit-learn's own words, on one line
-            raise UsageError(
-                f"the {covariance_type!r} mixture with {n_components} components could not be "
-                "fitted: a component's covariance became singular (too few distinct points, "
-                "or features on extreme scales); use fewer components, another "
-                f"--covariance-type, or --scale [scikit-learn: {detail}]"
-            ) from None
-    return gmm
-
-
-def e_step(gmm, X, reuse=False):
-    """Per-sample log-density and posterior probabilities from one E-step.
-
-    ``score_samples`` and ``predict_proba`` would each do a full E-step; this
-    private method returns both from one pass over the data.  With ``reuse``,
-    the final E-step of ``fit_gmm``'s fit on this same X is returned instead.
-    """
-    if reuse and hasattr(gmm, "last_e_step_"):
-        log_density, log_resp = gmm.last_e_step_
-    else:
-        log_density, log_resp = gmm._estimate_log_prob_resp(X)
-    return log_density, np.exp(log_resp)
-
-
-def n_parameters(n_components, n_features, covariance_type):
-    """Free parameters of a Gaussian mixture: the ``p`` of BIC and AIC."""
-    k, d = n_components, n_features
-    covariance = {
-        "full": k * d * (d + 1) / 2,
-        "tied": d * (d + 1) / 2,
-        "diag": k * d,
-        "spherical": k,
-    }[covariance_type]
-    return int(covariance + k * d + k - 1)
-
-
-def information_criteria(total_log_likelihood, n_samples, p):
-    """BIC and AIC in scikit-learn's convention: -2 log L + penalty, lower is better."""
-    return (
-        -2 * total_log_likelihood + p * math.log(n_samples),
-        -2 * total_log_likelihood + 2 * p,
-    )
-
-
-# One full (n_features x n_features) matrix per component, whatever the type:
-# the plots and the degeneracy guard work on these.
-_FULL_COVARIANCES = {
-    "full": lambda cov, k, d: cov,
-    "tied": lambda cov, k, d: np.broadcast_to(cov, (k, d, d)),
-    "diag": lambda cov, k, d: cov[:, :, None] * np.eye(d),
-    "spherical": lambda cov, k, d: cov[:, None, None] * np.eye(d),
-}
-
-
-def full_covariances(gmm):
-    """Covariance matrices of shape (n_components, n_features, n_features)."""
-    k, d = gmm.means_.shape
-    return np.asarray(_FULL_COVARIANCES[gmm.covariance_type](gmm.covariances_, k, d))
-
-
-# --------------------------------------------------------------------------
-# Model selection
-# --------------------------------------------------------------------------
-# BIC/AIC over k = 1..max_components and the four covariance types.  Two
-# failure modes matter on real data: an unlucky start (several starts fix it)
-# and a degenerate winner, a component that sits on a handful of points or on
-# rounded, repeated values, whose near-zero variance makes the likelihood
-# (and so BIC) look excellent.  ``degeneracy`` rejects those.
-
-
-def rounding_variance(X):
-    """Per-feature variance of rounding: q**2 / 12 for a feature recorded in steps of q.
-
-    q is the smallest gap between distinct values; for continuous data it is
-    tiny and the guard that uses it is inert.
-    """
-    q = np.empty(X.shape[1])
-    for j in range(X.shape[1]):
-        gaps = np.diff(np.unique(X[:, j]))
-        q[j] = gaps.min() if gaps.size else 0.0
-    return q**2 / 12
-
-
-def degeneracy(weights, covariances, n_samples, noise_variance):
-    """Why a fitted mixture is degenerate, or None.
-
-    - a component with fewer than n_features + 1 points cannot have a
-      nonsingular covariance of its own;
-    - a component narrower, in some direction, than the data's rounding noise
-      models the rounding, not a population.
-    """
-    d = covariances.shape[-1]
-    size = weights.min() * n_samples
-    if size < d + 1:
-        return f"a component holds {size:.1f} points (< {d + 1})"
-    # Generalised eigenvalues of (covariance, rounding noise): below 1 means
-    # some direction is narrower than the rounding itself.
-    scale = 1 / np.sqrt(np.maximum(noise_variance, np.finfo(float).tiny))
-    ratio = np.linalg.eigvalsh(covariances * scale[:, None] * scale[None, :]).min()
-    if ratio < 1:
-        return "a component is narrower than the data's rounding"
-    return None
-
-
-def initial_partitions(X, max_components, n_starts, random_state):
-    """Starting partitions for each k, shared by the four covariance types.
-
-    They are computed on whitened data (principal components scaled to unit
-    variance, as mclust does): on raw features, one with a large scale or a
-    dominant correlated direction starves the distance-based starts.
-    """
-    from scipy.cluster.hierarchy import fcluster, linkage
-    from sklearn.cluster import KMeans
-
-    centred = X - X.mean(axis=0)
-    U, s, _ = np.linalg.svd(centred, full_matrices=False)
-    X = U[:, s > 1e-12 * s[0]] * math.sqrt(len(X))
-    tree = linkage(X, method="ward")
-    rng = np.random.RandomState(random_state)
-    partitions = {}
-    for k in range(1, max_components + 1):
-        starts = [fcluster(tree, k, criterion="maxclust") - 1]
-        for _ in range(n_starts - 1):
-            seed = rng.randint(np.iinfo(np.int32).max)
-            labels = KMeans(k, n_init=1, random_state=seed).fit(X).labels_
-            # A start that repeats an earlier partition would repeat its EM run.
-            if not any(_same_partition(labels, other) for other in starts):
-                starts.append(labels)
-        partitions[k] = starts
-    return partitions
-
-
-def _same_partition(a, b):
-    """Whether two labelings group the points identically (up to renaming)."""
-    pairs = np.unique(np.stack([a, b]), axis=1)
-    return pairs.shape[1] == len(np.unique(a)) == len(np.unique(b))
-
-
-def start_parameters(X, labels, n_components, covariance_type):
-    """Weights, means and precisions of a partition, for ``*_init``.
-
-    Each cluster's covariance is shrunk towards the data's by n_features + 1
-    pseudo-points so that a tiny cluster still gives a usable start.
-    """
-    d = X.shape[1]
-    data_cov = np.atleast_2d(np.cov(X, rowvar=False))
-    counts = np.bincount(labels, minlength=n_components).astype(float)
-    means = np.zeros((n_components, d))
-    np.add.at(means, labels, X)
-    occupied = counts > 0
-    means[occupied] /= counts[occupied, None]
-    means[~occupied] = X[: (~occupied).sum()]
-    resid = X - means[labels]
-    scatter = np.zeros((n_components, d, d))
-    np.add.at(scatter, labels, resid[:, :, None] * resid[:, None, :])
-    covs = (scatter + (d + 1) * data_cov) / (counts + d + 1)[:, None, None]
-    weights = np.maximum(counts, 1) / np.maximum(counts, 1).sum()
-    if covariance_type == "full":
-        precisions = np.linalg.inv(covs)
-    elif covariance_type == "tied":
-        precisions = np.linalg.inv(np.einsum("k,kij->ij", weights, covs))
-    elif covariance_type == "diag":
-        precisions = 1 / np.einsum("kii->ki", covs)
-    else:
-        precisions = d / np.einsum("kii->k", covs)
-    return weights, means, precisions
-
-
-def fit_candidate(task):
-    """Fit one (k, covariance type) candidate from its starts; the best valid fit."""
-    X, k, covariance_type, starts, noise_variance, random_state = task
-    import sklearn
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.mixture import GaussianMixture
-
-    runs = []
-    with (
-        warnings.catch_warnings(),
-        sklearn.config_context(assume_finite=True, skip_parameter_validation=True),
-    ):
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        for labels in starts:
-            weights, means, precisions = start_parameters(X, labels, k, covariance_type)
-            gmm = GaussianMixture(
-                k,
-                covariance_type=covariance_type,
-                weights_init=weights,
-                means_init=means,
-                precisions_init=precisions,
-                init_params="random_from_data",  # skip k-means: the *_init replace it
-                tol=SELECT_TOL,
-                max_iter=SELECT_SHORT_ITER if len(starts) > 1 else SELECT_MAX_ITER,
-                warm_start=True,
-                random_state=random_state,
-            )
-            try:
-                gmm.fit(X)
-            except ValueError:
-                continue  # a start that collapses at once is no candidate
-            runs.append(gmm)
-        runs.sort(key=lambda g: -g.lower_bound_)
-        reason = "every start failed"
-        for gmm in runs:
-            if len(starts) > 1:
-                gmm.max_iter = SELECT_MAX_ITER  # warm start: continue the short run
-                try:
-                    gmm.fit(X)
-                except ValueError:
-                    continue
-            reason = degeneracy(gmm.weights_, full_covariances(gmm), len(X), noise_variance)
-            if reason is None:
-                return gmm, None
-    return None, reason
-
-
-def _map(func, tasks, parallel):
-    """``[func(t) for t in tasks]``, on both cores by ``fork`` where that pays.
-
-    A forked child shares the imported modules and the data, so it starts in
-    milliseconds; joblib's workers would each spend a second importing
-    scikit-learn, longer than a whole small sweep.  The child computes every
-    other task and sends its results back through a pipe; if it fails, the
-    parent computes them itself.
-    """
-    if not (parallel and (os.cpu_count() or 1) > 1 and sys.platform == "linux"):
-        return [func(task) for task in tasks]  # fork is unsafe in macOS frameworks
-    import pickle
-
-    theirs, mine = tasks[0::2], tasks[1::2]
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: compute, send, exit without running any cleanup
-        status = 1
-        try:
-            os.close(read_fd)
-            with os.fdopen(write_fd, "wb") as pipe:
-                pickle.dump([func(task) for task in theirs], pipe)
-            status = 0
-        finally:
-            os._exit(status)
-    os.close(write_fd)
-    mine_done = [func(task) for task in mine]
-    try:
-        with os.fdopen(read_fd, "rb") as pipe:
-            theirs_done = pickle.load(pipe)
-    except (EOFError, pickle.UnpicklingError):
-        theirs_done = [func(task) for task in theirs]
-    os.waitpid(pid, 0)
-    done = [None] * len(tasks)
-    done[0::2], done[1::2] = theirs_done, mine_done
-    return done
-
-
-def select_model(X, max_components, criterion, n_init, random_state, progress=None):
-    """Fit every candidate; return (rows, best GaussianMixture, sample size or None)."""
-    n_samples = X.shape[0]
-    max_components = min(max_components, n_samples)
-    rng = np.random.RandomState(random_state)
-    sample_size = None
-    if n_samples > SELECT_MAX_SAMPLES:
-        sample_size = SELECT_MAX_SAMPLES
-        X = X[rng.choice(n_samples, SELECT_MAX_SAMPLES, replace=False)]
-    if progress:
-        progress(f"model selection: {max_components * 4} candidates on {len(X):,} points")
-    with native_threads(X.shape[1]):
-        starts = initial_partitions(X, max_components, n_init, random_state)
-        noise = rounding_variance(X)
-        # Slowest (largest k) first; the covariance order flips every k so that
-        # both halves of the parallel map get as many costly full fits.
-        tasks = [
-            (X, k, cov, starts[k], noise, random_state)
-            for k in range(max_components, 0, -1)
-            for cov in (COVARIANCE_TYPES if k % 2 else COVARIANCE_TYPES[::-1])
-        ]
-        work = len(X) * len(tasks) * n_init
-        fitted = _map(fit_candidate, tasks, parallel=work >= PARALLEL_MIN_WORK)
-    rows, best, best_value = [], None, math.inf
-    for (_, k, cov, *_), (gmm, reason) in zip(tasks, fitted):
-        row = {
-            "covariance_type": cov,
-            "n_components": k,
-            "bic": None,
-            "aic": None,
-            "log_likelihood": None,
-            "rejected": reason is not None,
-            "reason": reason,
-        }
-        if gmm is not None:
-            total = float(gmm.score(X)) * len(X)
-            bic, aic = information_criteria(total, len(X), n_parameters(k, X.shape[1], cov))
-            row.update(bic=bic, aic=aic, log_likelihood=total / len(X))
-            value = row[criterion]
-            if value < best_value:
-                best, best_value = gmm, value
-        rows.append(row)
-    rows.sort(key=lambda r: (COVARIANCE_TYPES.index(r["covariance_type"]), r["n_components"]))
-    return rows, best, sample_size
-
-
-def refit_on_all(gmm, X):
-    """Continue a model selected on a sample on the whole data."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.mixture import GaussianMixture
-
-    weights, means, covs = gmm.weights_, gmm.means_, gmm.covariances_
-    precisions = 1 / covs if gmm.covariance_type in ("diag", "spherical") else np.linalg.inv(covs)
-    full = GaussianMixture(
-        gmm.n_components,
-        covariance_type=gmm.covariance_type,
-        weights_init=weights,
-        means_init=means,
-        precisions_init=precisions,
-        init_params="random_from_data",
-        tol=SELECT_TOL,
-        max_iter=SELECT_MAX_ITER,
-        random_state=gmm.random_state,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return full.fit(X)
-
-
-# --------------------------------------------------------------------------
-# Metrics
-# --------------------------------------------------------------------------
-
-
-def silhouette(X, labels, random_state):
-    """Silhouette score, on a random sample above SILHOUETTE_MAX_SAMPLES.
-
-    Returns (score or None when fewer than 2 clusters, sample size or None).
-    """
-    from sklearn.metrics import silhouette_score
-
-    n_labels = len(np.unique(labels))
-    if n_labels < 2 or n_labels >= len(X):
-        return None, None
-    sample_size = SILHOUETTE_MAX_SAMPLES if len(X) > SILHOUETTE_MAX_SAMPLES else None
-    from sklearn import config_context
-
-    # working_memory bounds the chunks of the pairwise-distance matrix (MiB).
-    with config_context(working_memory=64):
-        score = silhouette_score(X, labels, sample_size=sample_size, random_state=random_state)
-    return float(score), sample_size
-
-
-def gmm_metrics(gmm, X, y_true, log_density, posteriors, random_state):
-    """Every number the summary prints about the fitted mixture."""
-    n, d = X.shape
-    labels = posteriors.argmax(axis=1)
-    total = float(log_density.sum())
-    bic, aic = information_criteria(
-        total, n, n_parameters(gmm.n_components, d, gmm.covariance_type)
-    )
-    sil, sil_n = silhouette(X, labels, random_state)
-    metrics = {
-        "n_samples": n,
-        "n_features": d,
-        "n_components": int(gmm.n_components),
-        "covariance_type": gmm.covariance_type,
-        "log_likelihood": total / n,
-        "silhouette": sil,
-        "silhouette_sample_size": sil_n,
-        "bic": bic,
-        "aic": aic,
-        "converged": bool(gmm.converged_),
-        "n_iter": int(gmm.n_iter_),
-        "weights": gmm.weights_.tolist(),
-        "means": gmm.means_.tolist(),
-        "uncertain": int((posteriors.max(axis=1) < UNCERTAIN_BELOW).sum()),
-        "uncertain_threshold": UNCERTAIN_BELOW,
-    }
-    if y_true is not None:
-        from sklearn.metrics import adjusted_rand_score
-
-        metrics["ari"] = float(adjusted_rand_score(y_true, labels))
-    return metrics, labels
-
-
-def kmeans_comparison(X, n_clusters, n_init, y_true, random_state):
-    """KMeans with the same k and seed: labels and its metrics."""
-    from sklearn.cluster import KMeans
-
-    km = KMeans(n_clusters=n_clusters, n_init=n_init, random_state=random_state).fit(X)
-    sil, _ = silhouette(X, km.labels_, random_state)
-    result = {"silhouette": sil, "inertia": float(km.inertia_)}
-    if y_true is not None:
-        from sklearn.metrics import adjusted_rand_score
-
-        result["ari"] = float(adjusted_rand_score(y_true, km.labels_))
-    return result, km.labels_, km.cluster_centers_
-
-
-def find_anomalies(log_density, percent):
-    """The ``percent`` % of points with the lowest density: (mask, threshold).
-
-    Exactly round(n * percent / 100) points are flagged (ties broken by order),
-    and the threshold is the highest log-density among them.
-    """
-    n_flag = round(len(log_density) * percent / 100)
-    mask = np.zeros(len(log_density), dtype=bool)
-    if n_flag == 0:
-        return mask, None
-    order = np.argsort(log_density, kind="stable")[:n_flag]
-    mask[order] = True
-    return mask, float(log_density[order].max())
-
-
-def predict_points(gmm, points, data):
-    """Cluster and posteriors of new points given in the data's original units."""
-    P = np.asarray(points, dtype=float)
-    if data.scaled:
-        mean, std = data.scaler
-        P = (P - mean) / std
-    proba = gmm.predict_proba(P)
-    return [
-        {"point": list(map(float, p)), "cluster": int(row.argmax()), "probabilities": row.tolist()}
-        for p, row in zip(points, proba)
-    ], P
-
-
-def draw_samples(gmm, n_samples, random_state):
-    """n new points from the model, shuffled (``sample`` groups them by component)."""
-    gmm.random_state = random_state
-    X_new, component = gmm.sample(n_samples)
-    order = np.random.RandomState(random_state).permutation(n_samples)
-    return X_new[order], component[order]
-
-
-def write_samples_csv(path, X_new, component, feature_names):
-    """Write samples atomically: a temporary file in the same folder, then rename."""
-    import tempfile
-
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".gmm-sample-", suffix=".csv", dir=folder)
-    try:
-        # mkstemp makes the file private (0600); give it the mode a new file gets.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        with os.fdopen(fd, "w", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow([*feature_names, "component"])
-            for row, comp in zip(X_new, component):
-                writer.writerow([*(repr(float(v)) for v in row), int(comp)])
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
-
-
-# --------------------------------------------------------------------------
-# Plots
-# --------------------------------------------------------------------------
-# Data with more than two features is drawn on its first two principal
-# components; a linear map of a Gaussian is Gaussian, so each component's
-# covariance is projected exactly (W^T S W) rather than re-estimated.
-
-
-@dataclass
-class Projection:
-    center: np.ndarray  # (n_features,)
-    W: np.ndarray  # (n_features, 2)
-    xlabel: str
-    ylabel: str
-
-    def points(self, X):
-        return (np.asarray(X) - self.center) @ self.W
-
-    def covariances(self, covs):
-        return np.einsum("ji,kjl,lm->kim", self.W, covs, self.W)
-
-
-def make_projection(X, feature_names, scaled):
-    """Identity for two features; the first two principal components above."""
-    suffix = " (standardised)" if scaled else ""
-    d = X.shape[1]
-    if d == 2:
-        return Projection(
-            np.zeros(2), np.eye(2), feature_names[0] + suffix, feature_names[1] + suffix
-        )
-    center = X.mean(axis=0)
-    eigval, eigvec = np.linalg.eigh(np.cov(X, rowvar=False))
-    order = np.argsort(eigval)[::-1][:2]
-    W = eigvec[:, order]
-    W *= np.sign(W[np.abs(W).argmax(axis=0), [0, 1]])  # deterministic signs
-    share = eigval[order] / eigval.sum()
-    return Projection(
-        center,
-        W,
-        f"PC1 ({share[0]:.0%} of variance){suffix}",
-        f"PC2 ({share[1]:.0%} of variance){suffix}",
-    )
-
-
-def ellipse_axes(cov2, n_sigma):
-    """Width, height and angle (degrees) of the n_sigma ellipse of a 2x2 covariance."""
-    eigval, eigvec = np.linalg.eigh(cov2)
-    major = eigvec[:, 1]
-    angle = math.degrees(math.atan2(major[1], major[0]))
-    width, height = 2 * n_sigma * np.sqrt(np.maximum(eigval[::-1], 0))
-    return float(width), float(height), angle
-
-
-def mixture_log_density_2d(grid, weights, means2, covs2):
-    """Log-density of a 2-D Gaussian mixture at grid points (n, 2)."""
-    log_terms = []
-    for w, mu, cov in zip(weights, means2, covs2):
-        diff = grid - mu
-        inv = np.linalg.inv(cov)
-        maha = np.einsum("ni,ij,nj->n", diff, inv, diff)
-        log_terms.append(
-            math.log(w) - 0.5 * (maha + np.log(np.linalg.det(cov)) + 2 * math.log(2 * math.pi))
-        )
-    return np.logaddexp.reduce(np.array(log_terms), axis=0)
-
-
-@dataclass
-class PlotData:
-    """What the panels draw, projected to two dimensions (or one)."""
-
-    X2: np.ndarray  # plotted points (possibly a subset)
-    subset: np.ndarray | None  # indices plotted, when subsampled
-    labels: np.ndarray
-    confidence: np.ndarray  # max posterior per plotted point
-    means2: np.ndarray
-    covs2: np.ndarray
-    weights: np.ndarray
-    xlabel: str
-    ylabel: str
-    n_total: int
-
-
-def _colors(n):
-    import matplotlib
-
-    cmap = matplotlib.colormaps["tab10" if n <= 10 else "tab20"]
-    return [cmap(i % cmap.N) for i in range(n)]
-
-
-def _subset_note(pd):
-    return f" ({len(pd.X2):,} of {pd.n_total:,} points shown)" if pd.subset is not None else ""
-
-
-def plot_clusters(ax, pd, title, extras=None):
-    """Points coloured by cluster (faded where uncertain), means and ellipses."""
-    from matplotlib.patches import Ellipse
-
-    colors = _colors(len(pd.weights))
-    point_colors = np.array([colors[c] for c in pd.labels])
-    # Opacity from each point's own certainty: 1 for a sure point, 0.15 at chance (1/k).
-    chance = 1 / len(pd.weights)
-    certainty = (pd.confidence - chance) / max(1 - chance, 1e-12) if chance < 1 else 1.0
-    point_colors[:, 3] = 0.15 + 0.85 * np.clip(certainty, 0, 1)
-    ax.scatter(pd.X2[:, 0], pd.X2[:, 1], c=point_colors, s=12, linewidths=0)
-    styles = {1: "-", 2: "--", 3: ":"}
-    for j, (mu, cov) in enumerate(zip(pd.means2, pd.covs2)):
-        for n_sigma in ELLIPSE_SIGMAS:
-            width, height, angle = ellipse_axes(cov, n_sigma)
-            ax.add_patch(
-                Ellipse(
-                    xy=mu,
-                    width=width,
-                    height=height,
-                    angle=angle,
-                    fill=False,
-                    edgecolor=colors[j],
-                    linestyle=styles.get(n_sigma, "-"),
-                    linewidth=1.5,
-                    zorder=3,  # above the points, which can hide them at large n
-                    label=f"{n_sigma} sd" if j == 0 else None,
-                )
-            )
-    ax.scatter(
-        pd.means2[:, 0],
-        pd.means2[:, 1],
-        marker="X",
-        s=120,
-        c="black",
-        edgecolors="white",
-        linewidths=1,
-        label="component means",
-        zorder=3,
-    )
-    _draw_extras(ax, extras)
-    ax.set(title=title + _subset_note(pd), xlabel=pd.xlabel, ylabel=pd.ylabel)
-    ax.legend(
-        loc="best", fontsize="small", title="ellipses: Mahalanobis radius", title_fontsize="small"
-    )
-
-
-# How each kind of extra point is drawn on a 2-D panel.
-EXTRA_STYLES = {
-    "samples": {"s": 10, "marker": "+", "c": "dimgray", "zorder": 2},
-    "anomalies": {
-        "s": 60,
-        "facecolors": "none",
-        "edgecolors": "red",
-        "linewidths": 1.5,
-        "zorder": 4,
-    },
-    "predictions": {"s": 220, "marker": "*", "c": "gold", "edgecolors": "black", "zorder": 5},
-}
-
-
-def _draw_extras(ax, extras):
-    """Anomalies, predicted points and samples, when asked for."""
-    for name, style in EXTRA_STYLES.items():
-        points = (extras or {}).get(name)
-        if points is not None:
-            ax.scatter(points[:, 0], points[:, 1], label=f"{name} ({len(points)})", **style)
-
-
-def plot_uncertainty(ax, pd):
-    """Each point coloured by 1 - max posterior: where the clusters overlap."""
-    import matplotlib.pyplot as plt
-
-    sc = ax.scatter(
-        pd.X2[:, 0],
-        pd.X2[:, 1],
-        c=1 - pd.confidence,
-        cmap="magma_r",
-        s=12,
-        vmin=0,
-        vmax=1 - 1 / len(pd.weights) or 1,  # 1 - 1/k: the largest possible uncertainty
-    )
-    plt.colorbar(sc, ax=ax, label="uncertainty = 1 - max posterior")
-    n_unc = int((pd.confidence < UNCERTAIN_BELOW).sum())
-    ax.set(
-        title=f"Soft assignments: {n_unc} plotted points below {UNCERTAIN_BELOW}",
-        xlabel=pd.xlabel,
-        ylabel=pd.ylabel,
-    )
-
-
-def plot_criterion(ax, rows, criterion, chosen, chosen_label="selected"):
-    """BIC or AIC against k, one line per covariance type, the winner marked."""
-    for cov in COVARIANCE_TYPES:
-        # A rejected candidate is NaN: the curve shows a gap there.
-        pts = [
-            (r["n_components"], math.nan if r["rejected"] else r[criterion])
-            for r in rows
-            if r["covariance_type"] == cov
-        ]
-        if pts:
-            ks, values = zip(*pts)
-            ax.plot(ks, values, marker="o", label=cov)
-    ax.plot(
-        chosen[0],
-        chosen[1],
-        marker="*",
-        markersize=18,
-        color="gold",
-        markeredgecolor="black",
-        linestyle="none",
-        label=chosen_label,
-        zorder=5,
-    )
-    ax.set(
-        title=f"{criterion.upper()} by number of components (lower is better)",
-        xlabel="number of components k",
-        ylabel=criterion.upper(),
-    )
-    ax.legend(fontsize="small")
-
-
-def match_labels(labels, reference, n_clusters):
-    """Relabel ``labels`` to agree best with ``reference`` (colours that correspond)."""
-    from scipy.optimize import linear_sum_assignment
-
-    overlap = np.zeros((n_clusters, n_clusters))
-    np.add.at(overlap, (labels, reference), 1)
-    rows, cols = linear_sum_assignment(-overlap)
-    mapping = np.empty(n_clusters, dtype=int)
-    mapping[rows] = cols
-    return mapping[labels], mapping
-
-
-def plot_kmeans(ax, pd, km_labels_plot, centers2, km):
-    """KMeans clusters, coloured like the GMM cluster they overlap most."""
-    km_labels_plot, mapping = match_labels(km_labels_plot, pd.labels, len(centers2))
-    centers2 = centers2[np.argsort(mapping)]
-    colors = _colors(len(centers2))
-    ax.scatter(pd.X2[:, 0], pd.X2[:, 1], c=[colors[c] for c in km_labels_plot], s=12, linewidths=0)
-    ax.scatter(centers2[:, 0], centers2[:, 1], marker="X", s=120, c="black", edgecolors="white")
-    parts = [f"silhouette {_fmt(km['silhouette'], 3)}"] + (
-        [f"ARI {km['ari']:.3f}"] if "ari" in km else []
-    )
-    ax.set(title="KMeans, same k and seed: " + ", ".join(parts), xlabel=pd.xlabel, ylabel=pd.ylabel)
-
-
-def plot_density(ax, pd, extras):
-    """Contours of the fitted log-density (of the projection, exactly)."""
-    pad = 0.1 * np.ptp(pd.X2, axis=0)
-    lo, hi = pd.X2.min(axis=0) - pad, pd.X2.max(axis=0) + pad
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
-    z = mixture_log_density_2d(np.c_[gx.ravel(), gy.ravel()], pd.weights, pd.means2, pd.covs2)
-    z = z.reshape(gx.shape)
-    levels = np.linspace(max(z.min(), z.max() - 12), z.max(), 13)
-    cs = ax.contourf(gx, gy, z, levels=levels, cmap="Blues", extend="min")
-    ax.figure.colorbar(cs, ax=ax, label="log-density")
-    ax.scatter(pd.X2[:, 0], pd.X2[:, 1], s=4, c="black", alpha=0.4, linewidths=0)
-    _draw_extras(ax, {"anomalies": extras.get("anomalies")})
-    ax.set(
-        title="Fitted log-density"
-        + (" and lowest-density points" if extras.get("anomalies") is not None else ""),
-        xlabel=pd.xlabel,
-        ylabel=pd.ylabel,
-    )
-    if extras.get("anomalies") is not None:
-        ax.legend(loc="best", fontsize="small")
-
-
-def plot_histogram_1d(ax, x, gmm, xlabel, title, extras=None):
-    """One feature: histogram, the mixture density and each weighted component."""
-    ax.hist(x, bins="auto", density=True, color="lightgray", edgecolor="white", label="data")
-    grid = np.linspace(x.min() - 0.1 * np.ptp(x), x.max() + 0.1 * np.ptp(x), 400)
-    means, sds = gmm.means_[:, 0], np.sqrt(full_covariances(gmm)[:, 0, 0])
-    comps = (
-        gmm.weights_[:, None]
-        * np.exp(-0.5 * ((grid - means[:, None]) / sds[:, None]) ** 2)
-        / (sds[:, None] * math.sqrt(2 * math.pi))
-    )
-    for j, (curve, color) in enumerate(zip(comps, _colors(len(comps)))):
-        ax.plot(grid, curve, color=color, label=f"component {j}")
-    ax.plot(grid, comps.sum(axis=0), color="black", linewidth=2, label="mixture density")
-    for key, style in (("anomalies", "r|"), ("predictions", "k*"), ("samples", "c|")):
-        if extras and extras.get(key) is not None:
-            ax.plot(extras[key][:, 0], np.zeros(len(extras[key])), style, markersize=12, label=key)
-    ax.set(title=title, xlabel=xlabel, ylabel="density")
-    ax.legend(fontsize="small")
-
-
-def backend_can_show():
-    """Whether matplotlib's resolved backend opens windows (decided by matplotlib)."""
-    import matplotlib
-    import matplotlib.pyplot as plt  # noqa: F401  (resolves the automatic backend)
-
-    backend = matplotlib.get_backend().lower()
-    try:
-        from matplotlib.backends import BackendFilter, backend_registry
-
-        interactive = backend_registry.list_builtin(BackendFilter.INTERACTIVE)
-    except ImportError:  # matplotlib < 3.9
-        from matplotlib import rcsetup
-
-        interactive = [b.lower() for b in rcsetup.interactive_bk]
-    return backend in interactive or "inline" in backend or "ipympl" in backend, backend
-
-
-# --------------------------------------------------------------------------
-# Command line
-# --------------------------------------------------------------------------
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line and exit 2, instead of usage + message
-        raise UsageError(f"{message}; see --help")
-
-
-def _checked(convert, accept, requirement):
-    """An argparse type: convert the text, then accept the value or say what is needed."""
-    kind = "a whole number" if convert is int else "a number"
-
-    def parse(text):
-        try:
-            value = convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
-        if not accept(value):
-            raise argparse.ArgumentTypeError(f"{text!r} must be {requirement}")
-        return value
-
-    return parse
-
-
-_count = _checked(int, lambda v: v >= 1, "at least 1")
-_non_negative = _checked(int, lambda v: v >= 0, "0 or more")
-_positive_float = _checked(float, lambda v: v > 0 and math.isfinite(v), "a positive number")
-_percent = _checked(float, lambda v: 0 < v < 100, "a percentage above 0 and below 100")
-
-
-def _point(text):
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not comma-separated numbers, e.g. 1.5,-2"
-        ) from None
-    if not all(math.isfinite(v) for v in values):
-        raise argparse.ArgumentTypeError(f"{text!r} has a non-finite coordinate")
-    return values
-
-
-def build_parser():
-    parser = _Parser(
-        prog="gmm_clustering.py",
-        description="Fit a Gaussian mixture, print its metrics and draw its clusters.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n"
-        "  python gmm_clustering.py\n"
-        "  python gmm_clustering.py --covariance-type diag --save diag.svg\n"
-        "  python gmm_clustering.py --select --max-components 8 --criterion aic\n"
-        "  python gmm_clustering.py --dataset iris --n-components 3 --compare-kmeans\n"
-        "  python gmm_clustering.py --csv table.csv --columns x,y --labels group --scale\n"
-        "  python gmm_clustering.py --predict 0,5 --predict -6,-6 --anomalies 2\n"
-        "  python gmm_clustering.py --sample 300 --sample-out samples.csv\n"
-        "  python gmm_clustering.py --report --save report.png\n"
-        "  python gmm_clustering.py --n-samples 1000000 --no-plot --json",
-    )
-    data = parser.add_argument_group("data")
-    data.add_argument(
-        "--dataset",
-        choices=BUILTIN_DATASETS,
-        default="blobs",
-        help="generated blobs (default) or a real data set bundled with scikit-learn",
-    )
-    data.add_argument("--csv", metavar="PATH", help="read a table with a header row instead")
-    data.add_argument(
-        "--delimiter", metavar="CHAR", help="CSV field delimiter (default: detect , ; or tab)"
-    )
-    data.add_argument(
-        "--columns",
-        metavar="A,B,...",
-        help="comma-separated CSV columns to fit (default: every numeric one)",
-    )
-    data.add_argument(
-        "--labels", metavar="COLUMN", help="CSV column of true labels: not fitted, gives the ARI"
-    )
-    data.add_argument(
-        "--n-samples",
-        type=_count,
-        metavar="N",
-        default=500,
-        help="blobs: number of points (default 500)",
-    )
-    data.add_argument(
-        "--centers",
-        type=_count,
-        metavar="N",
-        default=4,
-        help="blobs: number of true clusters (default 4)",
-    )
-    data.add_argument(
-        "--n-features",
-        type=_count,
-        metavar="N",
-        default=2,
-        help="blobs: number of features (default 2)",
-    )
-    data.add_argument(
-        "--cluster-std",
-        type=_positive_float,
-        metavar="SD",
-        default=1.0,
-        help="blobs: standard deviation of each cluster (default 1.0)",
-    )
-    data.add_argument(
-        "--scale",
-        action="store_true",
-        help="standardise every feature (mean 0, sd 1) before fitting",
-    )
-    data.add_argument(
-        "--random-state",
-        type=_non_negative,
-        metavar="SEED",
-        default=42,
-        help="one seed for data, model, sampling and subsampling (default 42)",
-    )
-    model = parser.add_argument_group("model")
-    model.add_argument(
-        "--n-components",
-        type=_count,
-        metavar="N",
-        help="mixture components (default: the number of true classes, else 4)",
-    )
-    model.add_argument(
-        "--covariance-type",
-        choices=COVARIANCE_TYPES,
-        default="full",
-        help="covariance structure of each component (default full)",
-    )
-    model.add_argument(
-        "--n-init",
-        type=_count,
-        metavar="N",
-        help=f"EM starts; keeps the best (default 1, or {SELECT_N_INIT} per candidate with --select)",
-    )
-    model.add_argument(
-        "--select",
-        action="store_true",
-        help="choose k and covariance type by --criterion over 1..--max-components",
-    )
-    model.add_argument(
-        "--max-components",
-        type=_count,
-        metavar="N",
-        default=10,
-        help="largest k tried by --select (default 10)",
-    )
-    model.add_argument(
-        "--criterion",
-        choices=("bic", "aic"),
-        default="bic",
-        help="selection criterion (default bic)",
-    )
-    extra = parser.add_argument_group("what else to show")
-    extra.add_argument(
-        "--predict",
-        type=_point,
-        action="append",
-        metavar="X1,X2[,...]",
-        help="a new point to assign (repeatable), in the data's original units",
-    )
-    extra.add_argument(
-        "--compare-kmeans",
-        action="store_true",
-        help="KMeans with the same k and seed, side by side",
-    )
-    extra.add_argument(
-        "--anomalies",
-        type=_percent,
-        metavar="PCT",
-        help="flag the PCT percent of points with the lowest density",
-    )
-    extra.add_argument(
-        "--sample", type=_count, metavar="N", help="draw N new points from the fitted model"
-    )
-    extra.add_argument("--sample-out", metavar="PATH", help="write the --sample points to this CSV")
-    extra.add_argument(
-        "--report",
-        action="store_true",
-        help="one figure with every panel: clusters, uncertainty, BIC/AIC, KMeans, density",
-    )
-    output = parser.add_argument_group("output")
-    output.add_argument(
-        "--save", metavar="PATH", help="save the figure (png, pdf, svg, ...) instead of showing it"
-    )
-    output.add_argument(
-        "--no-plot", action="store_true", help="metrics only: no figure, matplotlib not imported"
-    )
-    output.add_argument(
-        "--json", action="store_true", help="print one JSON object instead of the text summary"
-    )
-    output.add_argument("--quiet", action="store_true", help="no progress messages on stderr")
-    # argparse takes "-6,-6" for an option unless it looks like a negative number;
-    # no option of ours does, so a comma-separated point may start with a minus.
-    parser._negative_number_matcher = re.compile(
-        r"^-[\d.]+(e[-+]?\d+)?(,[-+]?[\d.]+(e[-+]?\d+)?)*$"
-    )
-    return parser
-
-
-def check_output_path(path, option):
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise UsageError(
-            f"{option} {path}: folder {folder} does not exist; create it or choose another path"
-        )
-    if os.path.isdir(path):
-        raise UsageError(f"{option} {path}: is a directory; give a file name")
-    import tempfile
-
-    try:  # ask the file system, not the permission bits (root, read-only mounts)
-        tempfile.TemporaryFile(dir=folder).close()
-    except OSError as exc:
-        raise UsageError(
-            f"{option} {path}: cannot write in {folder} ({exc.strerror}); choose another path"
-        ) from None
-
-
-def validate(args):
-    """Checks that need more than one option; raise UsageError."""
-    if args.csv and args.dataset != "blobs":
-        raise UsageError("--csv and --dataset both name the data; choose one")
-    if (args.columns or args.labels or args.delimiter) and not args.csv:
-        raise UsageError("--columns, --labels and --delimiter apply to --csv only")
-    if args.no_plot and (args.save or args.report):
-        raise UsageError("--no-plot and --save/--report contradict each other; drop one")
-    for option in ("csv", "save", "sample_out"):
-        if getattr(args, option) == "":
-            raise UsageError(f"--{option.replace('_', '-')} needs a path, not an empty string")
-    blobs = args.dataset == "blobs" and not args.csv
-    if blobs and args.centers > args.n_samples:
-        raise UsageError(
-            f"--centers {args.centers} exceeds --n-samples {args.n_samples}; "
-            "use fewer centers or more samples"
-        )
-    if args.select and blobs and args.max_components > args.n_samples:
-        raise UsageError(
-            f"--max-components {args.max_components} exceeds --n-samples {args.n_samples}; "
-            "use a smaller --max-components"
-        )
-    if args.sample_out and not args.sample:
-        raise UsageError("--sample-out needs --sample N")
-    if (
-        args.dataset == "blobs"
-        and not args.csv
-        and args.n_components
-        and args.n_components > args.n_samples
-    ):
-        raise UsageError(
-            f"--n-components {args.n_components} exceeds --n-samples {args.n_samples}; "
-            "use fewer components or more samples"
-        )
-    if args.save:
-        check_output_path(args.save, "--save")
-        from matplotlib.backend_bases import FigureCanvasBase
-
-        ext = os.path.splitext(args.save)[1].lstrip(".").lower()
-        supported = FigureCanvasBase.get_supported_filetypes()
-        if ext not in supported:
-            raise UsageError(
-                f"--save {args.save}: matplotlib cannot write {ext or 'a file without extension'!r}; "
-                f"use one of {', '.join(sorted(supported))}"
-            )
-    if args.sample_out:
-        check_output_path(args.sample_out, "--sample-out")
-        if (
-            args.csv
-            and os.path.exists(args.sample_out)
-            and os.path.samefile(args.sample_out, args.csv)
-        ):
-            raise UsageError(
-                f"--sample-out {args.sample_out} is the input file; choose another path"
-            )
-    if args.delimiter is not None:
-        args.delimiter = {"\\t": "\t", "tab": "\t"}.get(args.delimiter, args.delimiter)
-        if len(args.delimiter) != 1:
-            raise UsageError(f"--delimiter {args.delimiter!r} must be one character (or 'tab')")
-
-
-def load_data(args):
-    if args.csv:
-        columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
-        data = read_csv_table(args.csv, args.delimiter, columns, args.labels)
-    elif args.dataset == "blobs":
-        data = make_blob_data(
-            args.n_samples, args.centers, args.n_features, args.cluster_std, args.random_state
-        )
-    else:
-        data = load_builtin_dataset(args.dataset)
-    return standardise(data) if args.scale else data
-
-
-def _fmt(value, digits=5):
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
-def format_summary(r, explain=True):
-    """The text summary: one metric a line, the document's two lines verbatim in form."""
-    lines = [
-        f"Data: {r['source']}, {r['n_samples']:,} samples x {r['n_features']} features"
-        + (" (standardised)" if r["scaled"] else ""),
-    ]
-    if r.get("columns") and r["source"] not in ("make_blobs",):
-        lines.append(f"Columns used: {', '.join(r['columns'])}")
-    if r.get("skipped_columns"):
-        lines.append(
-            f"Skipped columns (text, empty or row names): {', '.join(r['skipped_columns'])}"
-        )
-    if r.get("dropped_rows"):
-        lines.append(f"Dropped rows with missing values: {r['dropped_rows']}")
-    if "selection" in r and r.get("selected"):
-        lines += _format_selection(r)
-    lines += [
-        f"Model: GaussianMixture(n_components={r['n_components']}, covariance_type='{r['covariance_type']}')",
-        f"EM converged: {'yes' if r['converged'] else 'NO'} after {r['n_iter']} iterations",
-        f"Log Likelihood: {r['log_likelihood']:.5f}",
-        f"Silhouette Score: {_fmt(r['silhouette'])}",
-        f"BIC: {r['bic']:.3f}",
-        f"AIC: {r['aic']:.3f}",
-    ]
-    if "ari" in r:
-        lines.append(f"Adjusted Rand Index: {r['ari']:.5f}")
-    lines.append(
-        f"Uncertain points: {r['uncertain']} of {r['n_samples']:,} (max posterior < {UNCERTAIN_BELOW})"
-    )
-    lines.append("Weights: " + ", ".join(f"{w:.3f}" for w in r["weights"]))
-    notes = [
-        (
-            "Log Likelihood is the mean log-likelihood per sample (higher is better); "
-            "BIC and AIC are -2 log L + penalty (lower is better)."
-        ),
-        "Silhouette runs from -1 to 1 (higher is better)"
-        + (
-            f", computed on a random sample of {r['silhouette_sample_size']:,} points"
-            if r["silhouette_sample_size"]
-            else ""
-        )
-        + (
-            "; ARI compares with the true labels (1 = identical, 0 = chance)."
-            if "ari" in r
-            else "."
-        ),
-    ]
-    if r["scaled"]:
-        notes.append("All numbers are on the standardised scale (each feature mean 0, sd 1).")
-    if explain:
-        lines += ["Note: " + n for n in notes]
-    if "predictions" in r:
-        for p in r["predictions"]:
-            probs = ", ".join(f"{q:.3f}" for q in p["probabilities"])
-            lines.append(
-                f"Predict {','.join(f'{v:g}' for v in p['point'])}: cluster {p['cluster']} (posteriors {probs})"
-            )
-    if "kmeans" in r:
-        km = r["kmeans"]
-        lines.append(f"KMeans Silhouette Score: {_fmt(km['silhouette'])}")
-        if "ari" in km:
-            lines.append(f"KMeans Adjusted Rand Index: {km['ari']:.5f}")
-        lines.append(f"KMeans Inertia: {km['inertia']:.3f}")
-    if "anomalies" in r:
-        a = r["anomalies"]
-        lines.append(
-            f"Anomalies: {a['count']} points ({a['percent']:g}% lowest density), "
-            f"log-density threshold {_fmt(a['threshold'], 4)}"
-        )
-    if "sample" in r:
-        s = r["sample"]
-        where = f", written to {s['path']}" if s.get("path") else ""
-        lines.append(f"Sampled: {s['n']} new points from the model{where}")
-    if r.get("figure"):
-        lines.append(
-            f"Figure saved to {r['figure']}"
-            + (f" ({r['figure_note']})" if r.get("figure_note") else "")
-        )
-    return "\n".join(lines)
-
-
-def _format_selection(r):
-    crit = r["criterion"]
-    valid = sorted(
-        (row for row in r["selection"] if not row["rejected"]), key=lambda row: row[crit]
-    )
-    rejected = [row for row in r["selection"] if row["rejected"]]
-    lines = [
-        f"Model selection by {crit.upper()} (lower is better) over {len(r['selection'])} candidates"
-        + (
-            f", fitted on a random sample of {r['selection_sample_size']:,} points"
-            if r.get("selection_sample_size")
-            else ""
-        )
-        + ":",
-        f"  {'covariance':<10} {'k':>3} {'BIC':>12} {'AIC':>12}",
-    ]
-    for row in valid[:5]:
-        lines.append(
-            f"  {row['covariance_type']:<10} {row['n_components']:>3} {row['bic']:>12.3f} {row['aic']:>12.3f}"
-        )
-    if rejected:
-        lines.append(
-            "  rejected as degenerate: "
-            + ", ".join(f"{row['covariance_type']} k={row['n_components']}" for row in rejected)
-        )
-    lines.append(f"Selected: {r['covariance_type']} with {r['n_components']} components")
-    return lines
-
-
-def _progress(enabled):
-    start = time.perf_counter()
-
-    def say(message):
-        if enabled:
-            print(f"[{time.perf_counter() - start:6.1f} s] {message}", file=sys.stderr, flush=True)
-
-    return say
-
-
-def build_figure(args, data, gmm, result, posteriors, labels, extras_full, km_labels, km_centers):
-    """Lay out the panels the options ask for on one figure; return it."""
-    import matplotlib.pyplot as plt
-
-    X = data.X
-    n, d = X.shape
-    rng = np.random.RandomState(args.random_state)
-    subset = np.sort(rng.choice(n, PLOT_MAX_POINTS, replace=False)) if n > PLOT_MAX_POINTS else None
-    idx = subset if subset is not None else slice(None)
-    panels = ["clusters"]
-    if args.report:
-        panels += ["uncertainty", "criterion", "kmeans", "density", "summary"]
-    else:
-        panels += [
-            p
-            for p, on in (
-                ("criterion", "selection" in result),
-                ("kmeans", args.compare_kmeans),
-                ("density", args.anomalies is not None),
-            )
-            if on
-        ]
-    if d == 1:
-        panels = [
-            p for p in panels if p not in ("uncertainty", "density")
-        ]  # the histogram shows both
-    ncols = min(len(panels), 3)
-    nrows = math.ceil(len(panels) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(6.4 * ncols, 5.4 * nrows), squeeze=False)
-    for ax in axes.flat[len(panels) :]:
-        ax.set_visible(False)
-    title = (
-        f"GMM, {gmm.n_components} components ({gmm.covariance_type})\nlog-likelihood/sample "
-        f"{result['log_likelihood']:.3f}, BIC {result['bic']:.1f}, silhouette {_fmt(result['silhouette'], 3)}"
-    )
-    if d == 1:
-        proj_extras = {k: (v if v is None else np.asarray(v)) for k, v in extras_full.items()}
-    else:
-        proj = make_projection(X, data.feature_names, data.scaled)
-        pd = PlotData(
-            X2=proj.points(X[idx]),
-            subset=subset,
-            labels=labels[idx],
-            confidence=posteriors[idx].max(axis=1),
-            means2=proj.points(gmm.means_),
-            covs2=proj.covariances(full_covariances(gmm)),
-            weights=gmm.weights_,
-            xlabel=proj.xlabel,
-            ylabel=proj.ylabel,
-            n_total=n,
-        )
-        proj_extras = {k: (None if v is None else proj.points(v)) for k, v in extras_full.items()}
-    xlabel = data.feature_names[0] + (" (standardised)" if data.scaled else "")
-    for ax, panel in zip(axes.flat, panels):
-        if panel == "clusters":
-            if d == 1:
-                plot_histogram_1d(ax, X[:, 0], gmm, xlabel, title, proj_extras)
-            else:
-                plot_clusters(ax, pd, "GMM clusters", proj_extras)
-        elif panel == "uncertainty":
-            plot_uncertainty(ax, pd)
-        elif panel == "criterion":
-            criterion = result["criterion"]
-            row = next(
-                (
-                    r
-                    for r in result["selection"]
-                    if (r["covariance_type"], r["n_components"])
-                    == (gmm.covariance_type, gmm.n_components)
-                ),
-                None,
-            )
-            # The fitted model's own value where it is on the same data as the
-            # curves; a model fitted apart may sit off its curve (another optimum).
-            same_data = not result.get("selection_sample_size")
-            value = result[criterion] if same_data else (row[criterion] if row else math.nan)
-            chosen = (gmm.n_components, value)
-            label = "selected" if args.select else "this model"
-            plot_criterion(ax, result["selection"], criterion, chosen, label)
-        elif panel == "summary":
-            ax.axis("off")
-            ax.text(
-                0,
-                1,
-                format_summary(result, explain=False),
-                va="top",
-                family="monospace",
-                fontsize="small",
-                wrap=True,
-            )
-        elif panel == "kmeans":
-            if d == 1:
-                ax.hist(
-                    [X[km_labels == c, 0] for c in range(len(km_centers))],
-                    bins="auto",
-                    stacked=True,
-                    color=_colors(len(km_centers)),
-                )
-                ax.set(title="KMeans clusters", xlabel=xlabel, ylabel="count")
-            else:
-                plot_kmeans(ax, pd, km_labels[idx], proj.points(km_centers), result["kmeans"])
-        elif panel == "density":
-            plot_density(ax, pd, proj_extras)
-    if d > 1:
-        fig.suptitle(title)
-    if len(panels) == 1:
-        # Fixed margins: tight_layout would render the figure once more (about 0.05 s).
-        fig.subplots_adjust(left=0.11, right=0.97, bottom=0.1, top=0.83 if d > 1 else 0.88)
-    else:
-        fig.tight_layout()
-    return fig
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    try:
-        if np is None:
-            raise ModuleNotFoundError(name="numpy")
-        return _run(argv)
-    except ModuleNotFoundError as exc:
-        print(
-            f"gmm_clustering.py: error: the package "
-            f"{ {'sklearn': 'scikit-learn'}.get(exc.name, exc.name)!r} is not installed; "
-            "install the requirements: python3 -m pip install -r requirements.txt",
-            file=sys.stderr,
-        )
-        return 1
-    except UsageError as exc:
-        print(f"gmm_clustering.py: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("gmm_clustering.py: interrupted", file=sys.stderr)
-        return 130
-    except MemoryError:
-        print(
-            "gmm_clustering.py: error: not enough memory for this data; "
-            "use a smaller --n-samples or --n-features",
-            file=sys.stderr,
-        )
-        return EXIT_USAGE
-    except BrokenPipeError:  # e.g. `... --json | head -c 100`: the reader left early
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-
-
-def _run(argv):
-    args = build_parser().parse_args(argv)
-    validate(args)
-    progress = _progress(
-        not args.quiet and sys.stderr.isatty() and not (args.json and not sys.stdout.isatty())
-    )
-    data = load_data(args)
-    d = data.X.shape[1]
-    n_known = len(np.unique(data.y)) if data.y is not None else None
-    n_components = args.n_components or n_known or DEFAULT_N_COMPONENTS
-    if not args.select:
-        check_fittable(data, n_components)
-    else:
-        check_fittable(data, 1)
-    for point in args.predict or []:
-        if len(point) != d:
-            raise UsageError(
-                f"--predict {','.join(f'{v:g}' for v in point)} has {len(point)} coordinates; "
-                f"the data has {d} features ({', '.join(data.feature_names)})"
-            )
-    result = {
-        "source": data.source,
-        "columns": data.feature_names,
-        "dropped_rows": data.dropped_rows,
-        "skipped_columns": data.skipped_columns,
-        "scaled": data.scaled,
-        "random_state": args.random_state,
-    }
-
-    with native_threads(d):
-        return _analyse(args, data, n_components, result, progress)
-
-
-def _analyse(args, data, n_components, result, progress):
-    """Fit (or select), measure, draw and print: everything after the data."""
-    n, d = data.X.shape
-
-    # The model: as asked, or chosen by the sweep.
-    selection_rows = None
-    if args.select or args.report:
-        n_init = args.n_init or SELECT_N_INIT
-        selection_rows, best, sample_size = select_model(
-            data.X, args.max_components, args.criterion, n_init, args.random_state, progress
-        )
-        result.update(
-            selection=selection_rows,
-            criterion=args.criterion,
-            selection_sample_size=sample_size,
-            selected=bool(args.select),
-        )
-    if args.select:
-        if best is None:
-            raise UsageError(
-                "every candidate was degenerate; try --scale or fewer --max-components"
-            )
-        gmm = refit_on_all(best, data.X) if sample_size else best
-    else:
-        if n > 100_000:
-            progress(f"fitting {n:,} x {d} points")
-        gmm = fit_gmm(
-            data.X, n_components, args.covariance_type, args.n_init or 1, args.random_state
-        )
-
-    log_density, posteriors = e_step(gmm, data.X, reuse=not args.select)
-    metrics, labels = gmm_metrics(gmm, data.X, data.y, log_density, posteriors, args.random_state)
-    result.update(metrics)
-
-    extras = {"anomalies": None, "samples": None, "predictions": None}
-    if args.predict:
-        result["predictions"], extras["predictions"] = predict_points(gmm, args.predict, data)
-    km_labels = km_centers = None
-    if args.compare_kmeans or args.report:
-        result["kmeans"], km_labels, km_centers = kmeans_comparison(
-            data.X, gmm.n_components, args.n_init or 1, data.y, args.random_state
-        )
-    percent = (
-        args.anomalies
-        if args.anomalies is not None
-        else (REPORT_ANOMALY_PERCENT if args.report else None)
-    )
-    if percent is not None:
-        anomaly_mask, threshold = find_anomalies(log_density, percent)
-        result["anomalies"] = {
-            "count": int(anomaly_mask.sum()),
-            "threshold": threshold,
-            "percent": percent,
-        }
-        extras["anomalies"] = data.X[anomaly_mask]
-    if args.sample:
-        X_new, component = draw_samples(gmm, args.sample, args.random_state)
-        result["sample"] = {"n": args.sample, "path": None}
-        extras["samples"] = X_new
-        if args.sample_out:
-            # The file is in the data's own units, even when the fit was standardised.
-            X_out = X_new * data.scaler[1] + data.scaler[0] if data.scaled else X_new
-            write_samples_csv(args.sample_out, X_out, component, data.feature_names)
-            result["sample"]["path"] = os.path.abspath(args.sample_out)
-
-    result["figure"] = None
-    if not args.no_plot:
-        progress("drawing the figure")
-        import matplotlib.pyplot as plt
-
-        fig = build_figure(
-            args, data, gmm, result, posteriors, labels, extras, km_labels, km_centers
-        )
-        if args.save:
-            try:
-                fig.savefig(args.save, dpi=100)
-            except OSError as exc:
-                raise UsageError(f"--save {args.save}: cannot write ({exc.strerror})") from None
-            result["figure"] = os.path.abspath(args.save)
-        else:
-            can_show, backend = backend_can_show()
-            if can_show:
-                _print_result(args, result)
-                plt.show()
-                plt.close(fig)
-                return 0
-            fig.savefig(DEFAULT_FIGURE, dpi=100)
-            result["figure"] = os.path.abspath(DEFAULT_FIGURE)
-            result["figure_note"] = f"no display: matplotlib backend is {backend!r}"
-        plt.close(fig)
-    _print_result(args, result)
-    return 0
-
-
-def _print_result(args, result):
-    if args.json:
-        print(json.dumps({k: v for k, v in result.items() if k not in ("figure_note", "selected")}))
-    else:
-        print(format_summary(result))
 
 
 if __name__ == "__main__":

@@ -209,9 +209,8 @@ def test_plot_clusters_draws_known_ellipses():
         (6.0, 2.0, 30.0),
         (2 * math.sqrt(2), 2 * math.sqrt(2), None),
     ]
-    pd = gmm_clustering.PlotData(
+    view = gmm_clustering.View(
         X2=means.copy(),
-        subset=None,
         labels=np.array([0, 1, 2]),
         confidence=np.array([1.0, 0.8, 0.6]),
         means2=means,
@@ -219,10 +218,9 @@ def test_plot_clusters_draws_known_ellipses():
         weights=np.full(3, 1 / 3),
         xlabel="x label",
         ylabel="y label",
-        n_total=3,
     )
     _fig, ax = plt.subplots()
-    gmm_clustering.plot_clusters(ax, pd, "my title")
+    gmm_clustering.plot_clusters(ax, view)
     ellipses = ellipses_of(ax)
     assert len(ellipses) == 3 * 3
     for mean, (width, height, angle) in zip(means, expected):
@@ -233,7 +231,7 @@ def test_plot_clusters_draws_known_ellipses():
             assert e.height == pytest.approx(n_sigma * height)
             if angle is not None:
                 assert angle_diff(e.angle, angle) == pytest.approx(0, abs=1e-6)
-    assert ax.get_title() == "my title"
+    assert ax.get_title() == "GMM clusters"
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("x label", "y label")
 
 
@@ -301,9 +299,8 @@ def test_points_that_are_all_certain_are_not_faded():
 
     def alphas(confidence):
         means = np.array([[0.0, 0.0], [5.0, 5.0]])
-        pd = gmm_clustering.PlotData(
+        view = gmm_clustering.View(
             X2=np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]]),
-            subset=None,
             labels=np.array([0, 0, 1, 1]),
             confidence=np.array(confidence),
             means2=means,
@@ -311,10 +308,9 @@ def test_points_that_are_all_certain_are_not_faded():
             weights=np.array([0.5, 0.5]),
             xlabel="x",
             ylabel="y",
-            n_total=4,
         )
         _fig, ax = plt.subplots()
-        gmm_clustering.plot_clusters(ax, pd, "t")
+        gmm_clustering.plot_clusters(ax, view)
         return ax.collections[0].get_facecolors()[:, 3]
 
     mixed = alphas([1.0, 1.0, 1.0, 0.55])
@@ -329,7 +325,7 @@ def test_points_that_are_all_certain_are_not_faded():
 
 
 def test_three_features_are_drawn_on_principal_components(capsys, saved_figures):
-    rc, _out, err = run(capsys, "--n-features", "3", "--save", "pc.png")
+    rc, _out, err = run(capsys, "--n-features", "3", "--view", "pca", "--save", "pc.png")
     assert rc == 0, err
     [fig] = saved_figures
     ax = fig.axes[0]
@@ -355,14 +351,15 @@ def test_three_features_are_drawn_on_principal_components(capsys, saved_figures)
             assert (e.width, e.height) == pytest.approx((width, height), rel=1e-6)
 
 
-def test_make_projection_and_projected_covariances():
+def test_principal_axes_and_projected_covariances():
     rng = np.random.RandomState(0)
     A = rng.normal(size=(4, 4)) * np.array([5.0, 3.0, 1.0, 0.5])
     X = rng.normal(size=(300, 4)) @ A.T + 7.0
-    proj = gmm_clustering.make_projection(X, ["a", "b", "c", "d"], scaled=True)
-    assert proj.xlabel.startswith("PC1 (") and proj.xlabel.endswith(" (standardised)")
-    assert proj.ylabel.startswith("PC2 (")
-    W = proj.W
+    W, share = gmm_clustering.principal_axes(X, 0)
+    eigenvalues = np.linalg.eigvalsh(np.cov(X, rowvar=False))[::-1]
+    np.testing.assert_allclose(share, eigenvalues[:2] / eigenvalues.sum(), rtol=1e-9)
+    empty = np.zeros((0, 2))
+    proj = gmm_clustering.View(empty, None, None, None, None, None, "", "", center=X.mean(0), W=W)
     assert W.shape == (4, 2)
     np.testing.assert_allclose(W.T @ W, np.eye(2), atol=1e-12)
     # the two leading principal axes (from an SVD of the centred data), up to sign
@@ -382,11 +379,17 @@ def test_make_projection_and_projected_covariances():
     np.testing.assert_allclose(np.cov(sample @ W, rowvar=False), expected[0], rtol=0.05, atol=0.1)
 
 
-def test_two_features_are_drawn_as_they_are():
-    X = np.random.RandomState(1).normal(size=(50, 2))
-    proj = gmm_clustering.make_projection(X, ["height", "weight"], scaled=False)
-    assert (proj.xlabel, proj.ylabel) == ("height", "weight")
-    np.testing.assert_array_equal(proj.points(X), X)
+def test_two_features_are_drawn_as_they_are(capsys, tmp_path, saved_figures):
+    X = np.random.RandomState(1).normal(size=(50, 2)) * [10, 1] + [170, 70]
+    path = tmp_path / "hw.csv"
+    path.write_text("height,weight\n" + "".join(f"{float(a)!r},{float(b)!r}\n" for a, b in X))
+    rc, _out, err = run(capsys, "--csv", path, "--n-components", "2", "--save", "hw.png")
+    assert rc == 0, err
+    [fig] = saved_figures
+    ax = fig.axes[0]
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("height", "weight")
+    np.testing.assert_array_equal(ax.collections[0].get_offsets(), X)
+    assert ax.get_aspect() == "auto"  # raw columns of different units keep their own scales
 
 
 # --------------------------------------------------------------------------
@@ -556,7 +559,7 @@ def test_headless_backend_saves_default_png_and_says_no_display(
 
 def test_interactive_backend_shows_and_saves_nothing(capsys, tmp_path, monkeypatch, small_figure):
     shown = []
-    monkeypatch.setattr(gmm_clustering, "backend_can_show", lambda: (True, "tkagg"))
+    monkeypatch.setattr(gmm_clustering, "backend_can_show", lambda backend: True)
     monkeypatch.setattr(plt, "show", lambda *a, **k: shown.append(plt.get_fignums()))
     rc, out, err = run(capsys, "--n-samples", "100")
     assert rc == 0, err
@@ -575,6 +578,7 @@ def test_interactive_backend_shows_and_saves_nothing(capsys, tmp_path, monkeypat
 def test_ill_defined_covariance_is_one_line_exit_2(capsys, tmp_path):
     # Points on one line at a scale of 1e9: each component's covariance is singular
     # to machine precision (reg_covar 1e-6 is lost), so scikit-learn raises ValueError.
+    # The script sees the collinear column first and names it.
     csv_path = tmp_path / "line.csv"
     rows = [f"{i * 1e9:.0f},{i * 1e9:.0f}" for i in range(1, 9)]
     csv_path.write_text("x,y\n" + "\n".join(rows) + "\n")
@@ -583,7 +587,7 @@ def test_ill_defined_covariance_is_one_line_exit_2(capsys, tmp_path):
         GaussianMixture(2, random_state=SEED).fit(X)
     rc, out, err = run(capsys, "--csv", str(csv_path), "--n-components", "2", "--no-plot")
     assert_one_line_error(rc, out, err)
-    assert "'full' mixture with 2 components could not be fitted" in err
+    assert "column 'y' is a linear combination of the others" in err
 
 
 def test_failing_fit_from_scikit_learn_is_one_line_exit_2(capsys, monkeypatch):
@@ -597,15 +601,19 @@ def test_failing_fit_from_scikit_learn_is_one_line_exit_2(capsys, monkeypatch):
 
 
 @pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
-@pytest.mark.parametrize("n_init", [1, 3])
-def test_reused_final_e_step_matches_a_fresh_one(covariance_type, n_init):
-    # fit_gmm keeps fit's final E-step; it must be the E-step of the returned
-    # parameters (with n_init > 1, of the best start, not of the last one tried).
+def test_far_away_points_get_posteriors_not_nan(covariance_type):
+    # At 1e200 every Gaussian density underflows (scikit-learn gives NaN); the
+    # point belongs to the component nearest in Mahalanobis distance.
     X, _ = make_blobs(n_samples=300, centers=3, random_state=1)
-    gmm = gmm_clustering.fit_gmm(X, 3, covariance_type, n_init, random_state=5)
-    log_density, posteriors = gmm_clustering.e_step(gmm, X, reuse=True)
-    np.testing.assert_allclose(log_density, gmm.score_samples(X), rtol=1e-12)
-    np.testing.assert_allclose(posteriors, gmm.predict_proba(X), rtol=1e-10, atol=1e-14)
+    gmm = GaussianMixture(3, covariance_type=covariance_type, random_state=5).fit(X)
+    far = np.array([[1e200, 1e200], [-1e200, 3e199]])
+    _, posteriors = gmm_clustering.e_step(gmm, far)
+    assert np.isfinite(posteriors).all()
+    np.testing.assert_allclose(posteriors.sum(axis=1), 1)
+    # ... the same component that takes points far out along the same direction, at
+    # a distance where densities are still representable.
+    _, near = gmm_clustering.e_step(gmm, far / 1e197)
+    np.testing.assert_array_equal(posteriors.argmax(axis=1), near.argmax(axis=1))
 
 
 def test_a_missing_package_is_named_in_one_line(capsys, monkeypatch):

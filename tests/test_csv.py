@@ -466,12 +466,12 @@ BAD_FILES = {
     "fewer-rows-than-components": (
         lambda p: write_text(p, "x,y\n1,2\n3,5\n4,1\n"),
         ["--n-components", "4"],
-        ["3 usable rows for 4 components"],
+        ["3 usable rows for 2 features and 4 components"],
     ),
     "fewer-usable-rows-after-dropping": (
         lambda p: write_text(p, "x,y\n1,2\nNA,5\n4,\n7,nan\n2,8\n"),
         ["--n-components", "3"],
-        ["2 usable rows for 3 components"],
+        ["2 usable rows for 2 features and 3 components"],
     ),
     "rows-all-identical": (
         lambda p: write_text(p, "x,y\n" + "1.5,2\n" * 8),
@@ -542,7 +542,7 @@ def test_plot_five_columns_on_principal_components(capsys, tmp_path, saved_figur
     X, y = blobs(20, 5, seed=11)
     names = [f"v{j}" for j in range(1, 6)]
     path = numeric_table(tmp_path / "five.csv", X, names, labels=y)
-    r = run_json(capsys, "--csv", path, "--labels", "group", "--save", "out.png")
+    r = run_json(capsys, "--csv", path, "--labels", "group", "--view", "pca", "--save", "out.png")
     assert r["columns"] == names
     assert r["n_features"] == 5
     assert_png(tmp_path / "out.png")
