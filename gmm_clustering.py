@@ -605,7 +605,7 @@ def fit_traced(run, seed=None):
     model.n_iter_, model.converged_ = iteration, iteration < TRACE_MAX_ITER
     run.result["trace"] = trace
     run.extra["frames"] = frames
-    run.panels.append("convergence")
+    run.panels += ["em steps", "convergence"]
     return model
 
 
@@ -648,8 +648,8 @@ MODEL_STEPS = [  # (name, when, how); the first that applies fits the model
 
 def warn_if_degenerate(run, model):
     """A component on a handful of points, or narrower than the data's rounding: warn."""
-    if run.args.select:
-        return None  # the sweep never selects a degenerate candidate
+    if run.args.select or run.args.bayesian:
+        return None  # the sweep never selects a degenerate candidate; the prior empties some
     X = run.data.X
     reason = degeneracy(
         model.weights_, full_covariances(model), len(X), rounding_variance(X), model.covariance_type
@@ -1310,12 +1310,12 @@ def build_figure(run):
         top = bottom = fig
     if pairs:
         draw_pairs(top, pairs)
-    axes = bottom.subplots(nrows, ncols, squeeze=False).flat if names else []
+    axes = list(bottom.subplots(nrows, ncols, squeeze=False).flat) if names else []
     for ax, name in zip(axes, names):
         PANELS[name][column](ax, main)
         if main.equal and name in ("clusters", "em steps", "uncertainty", "density", "kmeans"):
             ax.set_aspect("equal", adjustable="datalim")
-    for ax in list(axes)[len(names) :]:
+    for ax in axes[len(names) :]:
         ax.set_visible(False)
     if d > 1:
         fig.suptitle(figure_title(run))
@@ -1867,7 +1867,7 @@ def select_step(run, choose):
             for c in ("bic", "aic", "icl", "log_likelihood"):  # this fit is a start of its own
                 mine[c] = result[c]
             mine.update(rejected=False, reason=None)
-        elif mine[criterion] is not None and mine[criterion] < result[criterion] - 0.01:
+        elif mine[criterion] is not None and mine[criterion] < result[criterion] - 1:
             say(
                 run,
                 f"Note: the sweep found a better optimum of this same model: {name} "
