@@ -1029,6 +1029,14 @@ MARK_STYLES = {  # how each kind of extra point is drawn on a 2-D panel
     },
     "predictions": {"s": 220, "marker": "*", "c": "gold", "edgecolors": "black", "zorder": 5},
 }
+STAR = {"marker": "*", "markersize": 18, "color": "gold", "markeredgecolor": "black", "ls": ""}
+
+
+def titled(ax, title, view=None, xlabel=None, ylabel=None):
+    """Title and axis labels of a panel (the view's, unless given)."""
+    ax.set_title(title)
+    ax.set_xlabel(view.xlabel if xlabel is None else xlabel)
+    ax.set_ylabel(view.ylabel if ylabel is None else ylabel)
 
 
 def draw_marks(ax, view, kinds=tuple(MARK_STYLES)):
@@ -1041,44 +1049,29 @@ def draw_marks(ax, view, kinds=tuple(MARK_STYLES)):
 
 def plot_uncertainty(ax, view):
     """Each point coloured by 1 - max posterior: where the clusters overlap."""
-    k = len(view.weights)
-    # 1 - 1/k is the largest possible uncertainty (every posterior 1/k).
-    sc = ax.scatter(
-        *view.X2.T, c=1 - view.confidence, cmap="magma_r", s=12, vmin=0, vmax=(1 - 1 / k) or 1
-    )
+    top = 1 - 1 / len(view.weights) or 1  # the largest possible: every posterior 1/k
+    sc = ax.scatter(*view.X2.T, c=1 - view.confidence, cmap="magma_r", s=12, vmin=0, vmax=top)
     ax.figure.colorbar(sc, ax=ax, label="uncertainty = 1 - max posterior")
     n_unc = int((view.confidence < UNCERTAIN_BELOW).sum())
-    ax.set(
-        title=f"Soft assignments: {n_unc} plotted points below {UNCERTAIN_BELOW}",
-        xlabel=view.xlabel,
-        ylabel=view.ylabel,
-    )
+    titled(ax, f"Soft assignments: {n_unc} plotted points below {UNCERTAIN_BELOW}", view)
 
 
 def plot_criterion(ax, view):
     """BIC (or AIC, ICL) against k, one line per covariance type; the model marked."""
     r = view.run.result
-    criterion = r["criterion"]
+    name = r["criterion"]
     for cov in COVARIANCE_TYPES:  # a rejected candidate is NaN: a gap in its curve
         rows = [row for row in r["selection"] if row["covariance_type"] == cov]
-        values = [math.nan if row[criterion] is None else row[criterion] for row in rows]
+        values = [math.nan if row[name] is None else row[name] for row in rows]
         ax.plot([row["n_components"] for row in rows], values, marker="o", label=cov)
     label = "selected" if view.run.args.select else "this model"
-    ax.plot(
-        r["n_components"],
-        r[criterion],
-        marker="*",
-        markersize=18,
-        color="gold",
-        markeredgecolor="black",
-        linestyle="none",
-        label=label,
-        zorder=5,
-    )
-    ax.set(
-        title=f"{criterion.upper()} by number of components (lower is better)",
-        xlabel="number of components k",
-        ylabel=criterion.upper(),
+    ax.plot(r["n_components"], r[name], label=label, zorder=5, **STAR)
+    titled(
+        ax,
+        f"{name.upper()} by number of components (lower is better)",
+        None,
+        "number of components k",
+        name.upper(),
     )
     ax.legend(fontsize="small")
 
@@ -1088,23 +1081,16 @@ def plot_kmeans(ax, view):
     from scipy.optimize import linear_sum_assignment
 
     km_labels, centers = view.run.extra["kmeans"]
-    if view.subset is not None:
-        km_labels = km_labels[view.subset]
-    k = len(centers)
-    overlap = np.zeros((k, k))
+    km_labels = km_labels if view.subset is None else km_labels[view.subset]
+    overlap = np.zeros((len(centers), len(centers)))
     np.add.at(overlap, (km_labels, view.labels), 1)
     rows, cols = linear_sum_assignment(-overlap)
-    colors = cluster_colors(k)
-    ax.scatter(
-        *view.X2.T, c=[colors[c] for c in cols[np.argsort(rows)][km_labels]], s=12, linewidths=0
-    )
+    colors = np.array(cluster_colors(len(centers)))[cols[np.argsort(rows)]]
+    ax.scatter(*view.X2.T, c=colors[km_labels], s=12, linewidths=0)
     ax.scatter(*view.points(centers).T, marker="X", s=120, c="black", edgecolors="white")
     km = view.run.result["kmeans"]
-    parts = [f"silhouette {fmt_number(km['silhouette'], 3)}"]
-    parts += [f"ARI {km['ari']:.3f}"] if "ari" in km else []
-    ax.set(
-        title="KMeans, same k and seed: " + ", ".join(parts), xlabel=view.xlabel, ylabel=view.ylabel
-    )
+    ari = f", ARI {km['ari']:.3f}" if "ari" in km else ""
+    titled(ax, f"KMeans, same k and seed: silhouette {fmt_number(km['silhouette'], 3)}{ari}", view)
 
 
 def plot_density(ax, view):
@@ -1115,10 +1101,8 @@ def plot_density(ax, view):
     lo, hi = view.X2.min(axis=0) - pad, view.X2.max(axis=0) + pad
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
     grid = np.c_[gx.ravel(), gy.ravel()]
-    density = sum(
-        w * multivariate_normal(mu, cov).pdf(grid)
-        for w, mu, cov in zip(view.weights, view.means2, view.covs2)
-    )
+    parts = zip(view.weights, view.means2, view.covs2)
+    density = sum(w * multivariate_normal(mu, cov).pdf(grid) for w, mu, cov in parts)
     z = np.log(np.maximum(density, 1e-300)).reshape(gx.shape)
     levels = np.linspace(max(z.min(), z.max() - 12), z.max(), 13)
     cs = ax.contourf(gx, gy, z, levels=levels, cmap="Blues", extend="min")
@@ -1126,93 +1110,69 @@ def plot_density(ax, view):
     ax.scatter(*view.X2.T, s=4, c="black", alpha=0.4, linewidths=0)
     draw_marks(ax, view, ["anomalies"])
     anomalies = "anomalies" in view.run.marks
-    ax.set(
-        title="Fitted log-density" + (" and lowest-density points" if anomalies else ""),
-        xlabel=view.xlabel,
-        ylabel=view.ylabel,
-    )
+    titled(ax, "Fitted log-density" + (" and lowest-density points" * anomalies), view)
     if anomalies:
         ax.legend(loc="best", fontsize="small")
 
 
 def plot_summary(ax, view):
     ax.axis("off")
-    ax.text(
-        0,
-        1,
-        format_summary(view.run.result, explain=False),
-        va="top",
-        family="monospace",
-        fontsize="small",
-        wrap=True,
-    )
+    text = format_summary(view.run.result, explain=False)
+    ax.text(0, 1, text, va="top", family="monospace", fontsize="small", wrap=True)
 
 
 def plot_convergence(ax, view):
     """--trace: the mean log-likelihood after each EM iteration."""
     trace = view.run.result["trace"]
     ax.plot(range(len(trace)), trace, marker=".")
-    ax.set(
-        title=f"EM convergence: {len(trace) - 1} iterations",
-        xlabel="iteration",
-        ylabel="mean log-likelihood",
+    titled(
+        ax, f"EM convergence: {len(trace) - 1} iterations", None, "iteration", "mean log-likelihood"
     )
 
 
 def plot_em_steps(ax, view):
-    """--trace: the 2-sd ellipses at a few iterations, from the start to convergence."""
+    """--trace: the 1-sd ellipses at a few iterations, faint at the start, bold at the end."""
     frames = view.run.extra["frames"]
-    shown = [f for f in frames if f[0] in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500)]
-    shown = shown + [frames[-1]] if shown[-1] is not frames[-1] else shown
+    shown = [f for f in frames[:-1] if f[0] in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500)]
+    shown.append(frames[-1])
     ax.scatter(*view.X2.T, s=6, c="lightgray", linewidths=0)
     colors = cluster_colors(len(view.weights))
-    for step, (iteration, _, means, covs) in enumerate(shown):
-        draw_ellipses(
-            ax, view, means, covs, colors, alpha=0.25 + 0.75 * step / max(1, len(shown) - 1)
-        )
-        ax.scatter(*view.points(means).T, marker="x", c="black", s=20)
-    ax.set(
-        title="EM step by step: iterations " + ", ".join(str(f[0]) for f in shown),
-        xlabel=view.xlabel,
-        ylabel=view.ylabel,
-    )
+    for step, (_, _, means, covs) in enumerate(shown):
+        alpha = min(1.0, 0.2 + 0.8 * step / max(1, len(shown) - 1))
+        draw_ellipses(ax, view, means, covs, colors, alpha=alpha)
+        ax.scatter(*view.points(means).T, marker="x", c="black", s=20, alpha=alpha)
+    titled(ax, "EM step by step: iterations " + ", ".join(str(f[0]) for f in shown), view)
+    view.run.extra["em_ax"] = ax
 
 
-def draw_ellipses(ax, view, means, covs, colors, alpha=1.0, n_sigma=2):
+def draw_ellipses(ax, view, means, covs, colors, alpha=1.0, n_sigma=1):
     from matplotlib.patches import Ellipse
 
     patches = []
     for j, (mu, cov) in enumerate(zip(view.points(means), view.covariances(covs))):
         width, height, angle = ellipse_axes(cov, n_sigma)
-        patches.append(
-            ax.add_patch(
-                Ellipse(
-                    mu,
-                    width=width,
-                    height=height,
-                    angle=angle,
-                    fill=False,
-                    edgecolor=colors[j],
-                    alpha=alpha,
-                    linewidth=1.5,
-                )
-            )
+        ellipse = Ellipse(
+            mu,
+            width=width,
+            height=height,
+            angle=angle,
+            fill=False,
+            lw=1.5,
+            edgecolor=colors[j],
+            alpha=alpha,
         )
+        patches.append(ax.add_patch(ellipse))
     return patches
 
 
 def plot_starts(ax, view):
     """--n-init with --report: each start's final log-likelihood, the kept one marked."""
     scores = [s["log_likelihood"] for s in view.run.result["starts"]]
-    rng = np.random.RandomState(0)
-    ax.scatter(scores, rng.uniform(-0.2, 0.2, len(scores)), s=30, alpha=0.7, label="a start")
-    ax.scatter([max(scores)], [0], marker="*", s=250, c="gold", edgecolors="black", label="kept")
-    ax.set(
-        title=f"{len(scores)} starts: final mean log-likelihood",
-        xlabel="mean log-likelihood",
-        yticks=[],
-        ylim=(-1, 1),
-    )
+    jitter = np.random.RandomState(0).uniform(-0.3, 0.3, len(scores))
+    ax.scatter(scores, jitter, s=30, alpha=0.7, label="a start")
+    ax.plot([max(scores)], [0], label="kept", **STAR)
+    titled(ax, f"{len(scores)} starts: final mean log-likelihood", None, "mean log-likelihood", "")
+    ax.set(yticks=[], ylim=(-1, 1))
     ax.legend(fontsize="small")
 
 
@@ -1220,12 +1180,9 @@ def plot_weights(ax, view):
     """--bayesian: the weights; those the prior switched off are near zero."""
     weights = view.run.model.weights_
     ax.bar(range(len(weights)), weights, color=cluster_colors(len(weights)))
-    ax.axhline(BAYES_WEIGHT_FLOOR, color="black", linestyle="--", label=f"{BAYES_WEIGHT_FLOOR:.0%}")
-    ax.set(
-        title=f"Bayesian mixture: {view.run.result['effective_components']} components in use",
-        xlabel="component",
-        ylabel="weight",
-    )
+    ax.axhline(BAYES_WEIGHT_FLOOR, color="black", ls="--", label=f"{BAYES_WEIGHT_FLOOR:.0%}")
+    used = view.run.result["effective_components"]
+    titled(ax, f"Bayesian mixture: {used} components in use", None, "component", "weight")
     ax.legend(fontsize="small")
 
 
@@ -1246,23 +1203,18 @@ def plot_histogram_1d(ax, view):
     ax.plot(grid, sum(curves), color="black", linewidth=2, label="mixture density")
     for key, style in (("anomalies", "r|"), ("predictions", "k*"), ("samples", "c|")):
         if key in run.marks:
-            ax.plot(
-                run.marks[key][:, 0], np.zeros(len(run.marks[key])), style, markersize=12, label=key
-            )
-    ax.set(title=figure_title(run), xlabel=view.xlabel, ylabel="density")
+            points = run.marks[key][:, 0]
+            ax.plot(points, np.zeros(len(points)), style, markersize=12, label=key)
+    titled(ax, figure_title(run), view)
     ax.legend(fontsize="small")
 
 
 def plot_kmeans_1d(ax, view):
     km_labels, centers = view.run.extra["kmeans"]
-    x = view.run.data.X[:, 0]
-    ax.hist(
-        [x[km_labels == c] for c in range(len(centers))],
-        bins="auto",
-        stacked=True,
-        color=cluster_colors(len(centers)),
-    )
-    ax.set(title="KMeans clusters", xlabel=view.xlabel, ylabel="count")
+    x, colors = view.run.data.X[:, 0], cluster_colors(len(centers))
+    parts = [x[km_labels == c] for c in range(len(centers))]
+    ax.hist(parts, bins="auto", stacked=True, color=colors)
+    titled(ax, "KMeans clusters", view, ylabel="count")
 
 
 PANELS = {  # panel name: how it is drawn with two axes, and with one feature (None: skipped)
@@ -1277,6 +1229,7 @@ PANELS = {  # panel name: how it is drawn with two axes, and with one feature (N
     "weights": (plot_weights, plot_weights),
     "summary": (plot_summary, plot_summary),
 }
+SAME_UNITS_PANELS = ("clusters", "em steps", "uncertainty", "density", "kmeans")
 
 
 def figure_title(run):
@@ -1289,7 +1242,7 @@ def figure_title(run):
 
 
 def build_figure(run):
-    """Lay out the panels the run asked for on one figure; return it (and any animation)."""
+    """Lay out the panels the run asked for on one figure; return it."""
     import matplotlib.pyplot as plt
 
     d = run.data.X.shape[1]
@@ -1297,23 +1250,20 @@ def build_figure(run):
     names = [p for p in dict.fromkeys(run.panels) if PANELS[p][column] is not None]
     main, pairs = make_views(run) if d > 1 else (one_feature_view(run), [])
     if pairs:
-        names.remove("clusters")
-    ncols = min(len(names), 3) if names else 1
+        names.remove("clusters")  # the pairs show the clusters
+    ncols = min(len(names), 3) or 1
     nrows = math.ceil(len(names) / ncols)
-    pair_rows = len(pairs)
-    width = max(6.4 * ncols, 3.2 * pair_rows)
-    height = 5.4 * nrows + 3.2 * pair_rows
-    fig = plt.figure(figsize=(width, height), layout="constrained")
+    size = (max(6.4 * ncols, 3.2 * len(pairs)), 5.4 * nrows + 3.2 * len(pairs))
+    fig = plt.figure(figsize=size, layout="constrained")
+    top = bottom = fig
     if pairs and names:
-        top, bottom = fig.subfigures(2, 1, height_ratios=[3.2 * pair_rows, 5.4 * nrows])
-    else:
-        top = bottom = fig
+        top, bottom = fig.subfigures(2, 1, height_ratios=[3.2 * len(pairs), 5.4 * nrows])
     if pairs:
         draw_pairs(top, pairs)
     axes = list(bottom.subplots(nrows, ncols, squeeze=False).flat) if names else []
     for ax, name in zip(axes, names):
         PANELS[name][column](ax, main)
-        if main.equal and name in ("clusters", "em steps", "uncertainty", "density", "kmeans"):
+        if main.equal and name in SAME_UNITS_PANELS:
             ax.set_aspect("equal", adjustable="datalim")
     for ax in axes[len(names) :]:
         ax.set_visible(False)
@@ -1332,21 +1282,18 @@ def draw_pairs(fig, pairs):
     """Every pair of features, lower triangle; the legend once."""
     p = len(pairs)
     axes = fig.subplots(p, p, squeeze=False)
-    for i in range(p):
-        for j in range(p):
-            ax = axes[i, j]
-            if j > i:
-                ax.set_visible(False)
-                continue
-            view = pairs[i][j]
-            plot_clusters(ax, view)
-            if view.equal:
-                ax.set_aspect("equal", adjustable="datalim")
-            ax.set_title("")
-            if (i, j) != (0, 0):
-                ax.get_legend().remove()
-            ax.set_xlabel(view.xlabel if i == p - 1 else "")
-            ax.set_ylabel(view.ylabel if j == 0 else "")
+    for i, j in np.ndindex(p, p):
+        ax = axes[i, j]
+        if j > i:
+            ax.set_visible(False)
+            continue
+        view = pairs[i][j]
+        plot_clusters(ax, view)
+        if view.equal:
+            ax.set_aspect("equal", adjustable="datalim")
+        titled(ax, "", view, None if i == p - 1 else "", None if j == 0 else "")
+        if (i, j) != (0, 0):
+            ax.get_legend().remove()
     axes[0, 0].set_title("GMM clusters" + pairs[0][0].subset_note)
 
 
@@ -1356,24 +1303,30 @@ def show_or_save(run):
 
     args, result = run.args, run.result
     fig = build_figure(run)
-    title = f"gmm_clustering: {result['source']}, {result['covariance_type']}, k={result['n_components']}"
-    if fig.canvas.manager is not None:
-        fig.canvas.manager.set_window_title(title)
+    if fig.canvas.manager is not None:  # the window's title names the run
+        name = f"{result['source']}, {result['covariance_type']}, k={result['n_components']}"
+        fig.canvas.manager.set_window_title(f"gmm_clustering: {name}")
     path = args.figure_path
-    if path is None:  # a window: shrunk to fit a 1366 x 768 screen; saved files keep their size
+    if path is None:  # a window, shrunk to fit a 1366 x 768 screen (saved files keep their size)
         width, height = fig.get_size_inches()
-        fig.set_size_inches(*(np.array([width, height]) * min(1, 13.0 / width, 6.8 / height)))
-        run.extra["animation"] = animate_em(fig, run) if args.trace else None
+        fig.set_size_inches(
+            width * min(1, 13 / width, 6.8 / height), height * min(1, 13 / width, 6.8 / height)
+        )
+        if "em_ax" in run.extra:  # --trace: in a window the EM steps play
+            run.extra["em_ax"].clear()
+            run.extra["animation"] = animate_em(run, run.extra["em_ax"])
         run.extra["show"] = fig  # shown once the summary is printed
         return
-    if path.lower().endswith(".gif"):
+    if path.lower().endswith(".gif"):  # --trace: the animation alone
         plt.close(fig)
-        fig = plt.figure(figsize=(6.4, 5.4))
+        if run.data.X.shape[1] < 2:
+            raise UsageError(f"--save {path}: the EM animation needs two or more features")
+        fig, ax = plt.subplots(figsize=(6.4, 5.4), layout="constrained")
         write_atomically(
-            path, lambda f: animate_em(fig, run).save(f, writer=gif_writer()), text=False
+            path, lambda f: animate_em(run, ax).save(f, writer=gif_writer()), text=False
         )
     else:
-        fmt = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+        fmt = os.path.splitext(path)[1].lstrip(".").lower()
         write_atomically(path, lambda f: fig.savefig(f, format=fmt, dpi=100), text=False)
     plt.close(fig)
     result["figure"] = os.path.abspath(path)
@@ -1381,35 +1334,30 @@ def show_or_save(run):
         result["figure_note"] = f"no display: matplotlib backend is {args.backend!r}"
 
 
-def animate_em(fig, run):
+def animate_em(run, ax):
     """--trace: the ellipses moving iteration by iteration (matplotlib's animation)."""
     from matplotlib.animation import FuncAnimation
 
-    main, _ = make_views(run) if run.data.X.shape[1] > 1 else (None, None)
-    if main is None:
-        return None
-    ax = fig.add_subplot(111) if not fig.axes else fig.axes[0]
+    view = make_views(run)[0]
     frames = run.extra["frames"][:: max(1, len(run.extra["frames"]) // 60)]
-    colors = cluster_colors(len(main.weights))
-    ax.scatter(*main.X2.T, s=6, c="lightgray", linewidths=0)
-    ax.set(xlabel=main.xlabel, ylabel=main.ylabel)
-    if main.equal:
+    colors, trace, drawn = cluster_colors(len(view.weights)), run.result["trace"], []
+    ax.scatter(*view.X2.T, s=6, c="lightgray", linewidths=0)
+    if view.equal:
         ax.set_aspect("equal", adjustable="datalim")
-    drawn = []
-    trace = run.result["trace"]
 
     def update(frame):
+        iteration, _, means, covs = frame
         for artist in drawn:
             artist.remove()
-        iteration, _, means, covs = frame
-        drawn[:] = draw_ellipses(ax, main, means, covs, colors)
-        drawn.append(ax.scatter(*main.points(means).T, marker="X", c="black", s=60))
-        ax.set_title(
-            f"EM iteration {iteration}: mean log-likelihood {trace[min(iteration, len(trace) - 1)]:.4f}"
+        drawn[:] = draw_ellipses(ax, view, means, covs, colors) + draw_ellipses(
+            ax, view, means, covs, colors, n_sigma=2
         )
+        drawn.append(ax.scatter(*view.points(means).T, marker="X", c="black", s=60))
+        ll = trace[min(iteration, len(trace) - 1)]
+        titled(ax, f"EM iteration {iteration}: mean log-likelihood {ll:.4f}", view)
         return drawn
 
-    return FuncAnimation(fig, update, frames=frames, interval=250, repeat=True)
+    return FuncAnimation(ax.figure, update, frames=frames, interval=250, repeat=True)
 
 
 def gif_writer():
@@ -1710,6 +1658,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except OSError as exc:  # standard output on a full disk, and the like
         return fail(f"cannot write the output ({exc.strerror or exc})", 1)
+    except Exception as exc:  # noqa: BLE001  (a bug of ours: one line, never a traceback)
+        where = exc.__traceback__
+        while where.tb_next:
+            where = where.tb_next
+        return fail(
+            f"internal error ({type(exc).__name__}: {' '.join(str(exc).split())[:300]}, "
+            f"line {where.tb_lineno}); please report it",
+            1,
+        )
 
 
 def fail(message, status):
