@@ -31,15 +31,27 @@ says where.  Bad input ends with one line on stderr and exit status 2.
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
+
+
+def interrupted_while_loading(*_):
+    print("gmm_clustering.py: interrupted", file=sys.stderr)
+    os._exit(130)
+
+
+if __name__ == "__main__":  # Ctrl-C while the libraries load: a quiet exit, not a traceback
+    signal.signal(signal.SIGINT, interrupted_while_loading)
+
 import argparse
 import csv
 import json
 import math
-import os
 import re
 import stat
-import sys
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Sequence
@@ -462,6 +474,14 @@ def check_fittable(data, args):
     """Refuse, in one line, data that no mixture can be fitted to, naming the way out."""
     X, (n, d) = data.X, data.X.shape
     k = n_components_wanted(data, args)
+    if args.covariance_type in ("full", "tied") and d > 500 and not args.select:
+        raise UsageError(
+            f"{data.source}: a {args.covariance_type} covariance over {d} features has "
+            f"{d * (d + 1) // 2:,} parameters; use --covariance-type diag or spherical"
+        )
+    check_memory(8 * n * d * (k + 4), f"{n:,} rows x {d} features x {k} components")
+    if args.sample:
+        check_memory(8 * args.sample * d * 3, f"--sample {args.sample:,} x {d} features")
     if n < d + 1 or n < k:
         raise UsageError(
             f"{data.source}: {n} usable rows for {d} features and {k} components; a Gaussian "
@@ -1631,6 +1651,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a name: escapes
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C: KeyboardInterrupt
     try:
         if np is None:
             raise ModuleNotFoundError(name="numpy")
@@ -1657,6 +1682,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
     except OSError as exc:  # standard output on a full disk, and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush
         return fail(f"cannot write the output ({exc.strerror or exc})", 1)
     except Exception as exc:  # noqa: BLE001  (a bug of ours: one line, never a traceback)
         where = exc.__traceback__
@@ -1680,9 +1706,6 @@ def run_and_print(argv):
     if not args.no_plot:
         prepare_display(args)
     check_outputs(args)
-    for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a name: escapes
-        if hasattr(stream, "reconfigure"):
-            stream.reconfigure(errors="backslashreplace")
     args.progress = progress(not args.quiet and sys.stderr.isatty())
     with native_threads():
         run = lesson(args)
