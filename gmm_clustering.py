@@ -172,20 +172,29 @@ def e_step(model, X):
     log-density of each point (log of the denominator) and the posteriors.
     """
     from scipy.special import logsumexp
-    from scipy.stats import multivariate_normal
 
-    log_joint = np.column_stack(
-        [
-            math.log(w) + np.atleast_1d(multivariate_normal(mu, cov).logpdf(X))
-            for w, mu, cov in zip(model.weights_, model.means_, full_covariances(model))
-        ]
-    )
+    log_joint = np.log(model.weights_) + component_log_densities(model, X)
     log_density = logsumexp(log_joint, axis=1)
     posteriors = np.exp(log_joint - log_density[:, None])
     far = ~np.isfinite(log_density)  # so far out that every density underflows to 0
     if far.any():
         posteriors[far] = nearest_component(model, X[far])
     return log_density, posteriors
+
+
+def component_log_densities(model, X):
+    """log N(x | mu_k, S_k): one column per component (scipy.stats' Gaussian densities)."""
+    from scipy.stats import multivariate_normal, norm
+
+    if model.covariance_type in ("diag", "spherical"):  # independent features: 1-D densities
+        k, d = model.means_.shape
+        sds = np.sqrt(np.broadcast_to(model.covariances_.reshape(k, -1), (k, d)))
+        parts = zip(model.means_, sds)
+        return np.column_stack([norm(mu, sd).logpdf(X).sum(axis=1) for mu, sd in parts])
+    parts = zip(model.means_, full_covariances(model))
+    return np.column_stack(
+        [np.atleast_1d(multivariate_normal(mu, cov).logpdf(X)) for mu, cov in parts]
+    )
 
 
 def measure(model, data, log_density, posteriors, args):
@@ -216,7 +225,7 @@ def measure(model, data, log_density, posteriors, args):
         "cluster_sizes": np.bincount(labels, minlength=model.n_components).tolist(),
         "weights": model.weights_.tolist(),
         "means": model.means_.tolist(),
-        "covariances": full_covariances(model).tolist(),
+        "covariances": full_covariances(model).tolist() if d <= 100 else None,  # JSON size
     }
     metrics["silhouette"], metrics["silhouette_sample_size"] = silhouette(
         X, labels, args.random_state
@@ -449,9 +458,11 @@ def standardise(data):
     scales (1e-200, 1e300) is not squared into underflow or overflow.
     """
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import MaxAbsScaler, StandardScaler
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-    data.scaler = make_pipeline(MaxAbsScaler(), StandardScaler())
+    power = 2.0 ** np.floor(np.log2(np.abs(data.X).max(axis=0) + 1e-300))  # exact in binary
+    magnitude = FunctionTransformer(lambda X: X / power, lambda X: X * power)
+    data.scaler = make_pipeline(magnitude, StandardScaler())
     data.X = data.scaler.fit_transform(data.X)
     data.same_units = True
     return data
@@ -472,17 +483,19 @@ def describe_data(data, args):
 
 def check_fittable(data, args):
     """Refuse, in one line, data that no mixture can be fitted to, naming the way out."""
-    X, (n, d) = data.X, data.X.shape
+    X, (n, d), names = data.X, data.X.shape, data.feature_names
     k = n_components_wanted(data, args)
-    if args.covariance_type in ("full", "tied") and d > 500 and not args.select:
+    # A full or shared covariance needs more rows than features; the sweep tries both.
+    own_matrix = args.covariance_type in ("full", "tied") or args.select or args.report
+    if own_matrix and d > 500:
         raise UsageError(
-            f"{data.source}: a {args.covariance_type} covariance over {d} features has "
+            f"{data.source}: a full covariance over {d} features has "
             f"{d * (d + 1) // 2:,} parameters; use --covariance-type diag or spherical"
         )
     check_memory(8 * n * d * (k + 4), f"{n:,} rows x {d} features x {k} components")
     if args.sample:
         check_memory(8 * args.sample * d * 3, f"--sample {args.sample:,} x {d} features")
-    if n < d + 1 or n < k:
+    if n < k or n < 2 or own_matrix and n < d + 1:
         raise UsageError(
             f"{data.source}: {n} usable rows for {d} features and {k} components; a Gaussian "
             "needs more rows than features: use more data, fewer components or --columns"
@@ -495,25 +508,24 @@ def check_fittable(data, args):
         if len(point) != d:
             raise UsageError(
                 f"--predict {','.join(f'{v:g}' for v in point)} has {len(point)} coordinates; "
-                f"the data has {d} features ({', '.join(data.feature_names)})"
+                f"the data has {d} features ({', '.join(names)})"
             )
-    spread = X.std(axis=0)
+    spread = np.ptp(X, axis=0)
     for j in np.flatnonzero(spread == 0):
         raise UsageError(
-            f"{data.source}: column {data.feature_names[j]!r} is constant ({X[0, j]:g}); "
-            "it makes every covariance singular: leave it out with --columns"
+            f"{data.source}: column {names[j]!r} is constant ({X[0, j]:g}); it "
+            "makes every covariance singular: leave it out with --columns"
         )
-    if args.scale:
-        return
-    for j in np.flatnonzero((spread < 1e-2) | (np.abs(X).max(axis=0) > 1e150)):
+    sd = spread * (X / spread).std(axis=0)  # without squaring tiny or huge numbers
+    for j in np.flatnonzero(((sd < 1e-2) | (np.abs(X).max(axis=0) > 1e150)) & (not args.scale)):
         raise UsageError(
-            f"{data.source}: column {data.feature_names[j]!r} has sd {spread[j]:.3g}, a scale "
-            "on which EM's regularisation (1e-6) or floating point fails; add --scale"
+            f"{data.source}: column {names[j]!r} has sd {sd[j]:.3g}, a scale on which "
+            "EM's regularisation (1e-6) or floating point fails; add --scale"
         )
-    dependent = collinear_column(X)
+    dependent = collinear_column(X) if own_matrix else None
     if dependent is not None:
         raise UsageError(
-            f"{data.source}: column {data.feature_names[dependent]!r} is a linear combination of "
+            f"{data.source}: column {names[dependent]!r} is a linear combination of "
             "the others, so every covariance is singular: leave it out with --columns"
         )
 
@@ -522,7 +534,8 @@ def collinear_column(X):
     """The index of a column that the others determine exactly, or None."""
     from scipy.linalg import qr
 
-    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    Z = X / np.ptp(X, axis=0)
+    Z = (Z - Z.mean(axis=0)) / Z.std(axis=0)
     _, R, order = qr(Z, mode="economic", pivoting=True)
     diag = np.abs(np.diag(R))
     rank = int((diag > 1e-9 * diag[0] * math.sqrt(len(X))).sum())
@@ -824,7 +837,7 @@ def step_starts(run):
     say(
         run,
         f"Starts: {len(scores)}; mean log-likelihood best {scores.max():.5f}, worst "
-        f"{scores.min():.5f}; {distinct} distinct optima; the best is kept",
+        f"{scores.min():.5f}; {distinct} distinct end points; the best is kept",
     )
     if run.args.report:
         run.panels.append("starts")
@@ -1400,7 +1413,7 @@ class Parser(argparse.ArgumentParser):
 
 def checked(convert, accept, requirement):
     """An argparse type: convert the text, then accept the value or say what is needed."""
-    kind = "a whole number" if convert is int else "a number"
+    kind = ("a whole number" if convert is int else "a number") + f" {requirement}"
 
     def parse(text):
         try:
@@ -1644,7 +1657,7 @@ def validate(args):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the demo; return the exit status (0, 1 when output fails, 2 for bad input)."""
+    """Run the demo; return the exit status: 0, 2 for bad input, 1 when stdout fails."""
     if sys.stdout is None:  # started with stdout closed: results would vanish
         print(
             "gmm_clustering.py: error: standard output is closed; nothing to write the results to",
@@ -1768,6 +1781,7 @@ def progress(enabled):
 REG_COVAR = 1e-6  # scikit-learn's default, added to every variance
 SELECT_TOL = 1e-5  # relative change of the log-likelihood that ends EM (mclust's rule)
 SELECT_MAX_ITER = 1000
+SELECT_RANDOM_STARTS = 2  # starts from k random data points, per k
 SELECT_MAX_SAMPLES = 4_000  # candidates are fitted on a random sample above this
 LOG_2PI = math.log(2 * math.pi)
 
@@ -1908,7 +1922,7 @@ class Sweep:
         self.center = X.mean(axis=0)
         self.X = X = X - self.center  # EM is translation-equivariant; centring keeps precision
         self.noise = rounding_variance(X)
-        self.best, self.tried = {}, {}
+        self.best, self.tried, self.rejected, self.known = {}, {}, {}, {}
         whitened = whiten(X)
         tree = linkage(whitened, method="ward")
         for k in range(1, max_k + 1):
@@ -1922,6 +1936,10 @@ class Sweep:
                 KMeans(k, n_init=1, random_state=random_state + i).fit(whitened).labels_
                 for i in range(n_kmeans)
             ]
+            rng = np.random.RandomState(random_state + k)
+            for _ in range(SELECT_RANDOM_STARTS):  # k data points as centres, nearest one wins
+                centres = X[rng.choice(len(X), k, replace=False)]
+                starts.append(((X[:, None, :] - centres) ** 2).sum(axis=2).argmin(axis=1))
             starts += [
                 split_largest(X, self.partition(k - 1, cov), k)
                 for cov in COVARIANCE_TYPES
@@ -1951,40 +1969,37 @@ class Sweep:
 
     def run(self, k, cov, partitions):
         """EM from every partition not tried before for this candidate; keep the best valid fit."""
-        tried = self.tried.setdefault((k, cov), [])
-        new = []
+        tried = self.tried.setdefault((k, cov), set())
+        new = {}
         for labels in partitions:
-            if len(np.unique(labels)) == k and not any(
-                same_partition(labels, t) for t in tried + new
-            ):
-                new.append(labels)
-        tried += new
+            key = partition_key(labels)
+            if len(np.unique(labels)) == k and key not in tried:
+                new[key] = labels
+        tried.update(new)
         if not new:
             return
-        resp = np.stack([np.eye(k)[labels] for labels in new])
+        resp = np.stack([np.eye(k)[labels] for labels in new.values()])
+        known = self.known.setdefault((k, cov), {})
         try:
-            fits = em(self.X, resp, cov)
+            fits = em(self.X, resp, cov, known)
         except np.linalg.LinAlgError:  # a covariance turned singular: run them one by one
             fits = []
             for one in resp:
                 try:
-                    fits += em(self.X, one[None], cov)
+                    fits += em(self.X, one[None], cov, known)
                 except np.linalg.LinAlgError:
                     self.best.setdefault((k, cov), None)
         for fit in fits:
+            key = partition_key(fit["resp"].argmax(axis=1))
+            tried.add(key)  # where EM went: no start from there again
+            known[key] = max(known.get(key, -np.inf), fit["ll"])
             current = self.best.get((k, cov))
             if current is None or fit["ll"] > current["ll"]:
-                fit["reason"] = degeneracy(
-                    fit["weights"],
-                    expand_covariances(fit["covs"], cov, k, self.X.shape[1]),
-                    len(self.X),
-                    self.noise,
-                    cov,
-                )
+                covs = expand_covariances(fit["covs"], cov, k, self.X.shape[1])
+                fit["reason"] = degeneracy(fit["weights"], covs, len(self.X), self.noise, cov)
                 if fit["reason"] is None:
                     self.best[k, cov] = fit
                 else:
-                    self.rejected = getattr(self, "rejected", {})
                     self.rejected.setdefault((k, cov), fit["reason"])
 
     def rows(self):
@@ -2004,9 +2019,7 @@ class Sweep:
                     "rejected": fit is None,
                     "reason": None
                     if fit
-                    else getattr(self, "rejected", {}).get(
-                        (k, cov), "a covariance became singular"
-                    ),
+                    else self.rejected.get((k, cov), "a covariance became singular"),
                 }
                 if fit:
                     p, total = n_parameters(k, d, cov), fit["ll"] * n
@@ -2029,7 +2042,7 @@ class Sweep:
         model = GaussianMixture(
             k,
             covariance_type=cov,
-            weights_init=fit["weights"],
+            weights_init=fit["weights"] / fit["weights"].sum(),
             means_init=fit["means"] + self.center,
             precisions_init=precisions_of(fit["covs"], cov),
             tol=1e-6,
@@ -2046,10 +2059,10 @@ def whiten(X):
     return U[:, s > 1e-12 * s[0]] * math.sqrt(len(X))
 
 
-def same_partition(a, b):
-    """Whether two labelings group the points identically (up to renaming)."""
-    pairs = np.unique(np.stack([a, b]), axis=1)
-    return pairs.shape[1] == len(np.unique(a)) == len(np.unique(b))
+def partition_key(labels):
+    """The same bytes for two labelings that group the points alike (clusters renamed)."""
+    _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
+    return np.argsort(np.argsort(first))[inverse].astype(np.int16).tobytes()
 
 
 def split_largest(X, labels, k):
@@ -2073,11 +2086,13 @@ def merge_closest(resp):
     return np.unique(labels, return_inverse=True)[1]
 
 
-def em(X, resp, cov, tol=SELECT_TOL, max_iter=SELECT_MAX_ITER):
+def em(X, resp, cov, known=None, tol=SELECT_TOL, max_iter=SELECT_MAX_ITER):
     """EM from s starting responsibilities (s, n, k) at once; a start leaves when converged.
 
     Returns one dict per start: weights, means, covs, ll (mean log-likelihood of
-    those parameters) and resp (their posteriors).
+    those parameters) and resp (their posteriors).  A start stops early when it
+    reaches a point another start, or a fit in ``known`` ({partition: ll}), has
+    reached: from the same point EM follows the same path.
     """
     XX = (X[:, :, None] * X[:, None, :]).reshape(len(X), -1)  # x x^T of each row
     out, active, previous = [None] * len(resp), np.arange(len(resp)), np.full(len(resp), -np.inf)
@@ -2090,6 +2105,8 @@ def em(X, resp, cov, tol=SELECT_TOL, max_iter=SELECT_MAX_ITER):
         resp /= total
         ll = (np.log(total[..., 0]) + top[..., 0]).mean(axis=1)
         done = (np.abs(ll - previous) <= tol * np.abs(ll)) | (iteration == max_iter)
+        if iteration % 5 == 0:
+            done |= duplicates(resp, ll, done, known or {})
         for i in np.flatnonzero(done):
             out[active[i]] = {
                 "weights": weights[i],
@@ -2101,6 +2118,17 @@ def em(X, resp, cov, tol=SELECT_TOL, max_iter=SELECT_MAX_ITER):
         if done.all():
             return out
         active, resp, previous = active[~done], resp[~done], ll[~done]
+
+
+def duplicates(resp, ll, done, known):
+    """Starts at the point another has reached: the same partition, the same likelihood."""
+    seen, repeated = dict(known), np.zeros(len(ll), dtype=bool)
+    for i in np.argsort(-ll):  # the best of each group goes on
+        key = partition_key(resp[i].argmax(axis=1))
+        if key in seen and abs(seen[key] - ll[i]) <= 1e-8 * abs(ll[i]):
+            repeated[i] = not done[i]
+        seen.setdefault(key, ll[i])
+    return repeated
 
 
 def m_step(X, XX, resp, cov):
@@ -2205,8 +2233,8 @@ def rounding_variance(X):
 def degeneracy(weights, covariances, n_samples, noise_variance, covariance_type="full"):
     """Why a fitted mixture is degenerate, or None.
 
-    - a component with fewer points than it needs (d + 1 for its own full
-      covariance, two otherwise) models those points, not a population;
+    - a component with fewer than d + 1 points (what a full covariance of its
+      own needs; 3 at most for diagonal ones) models those points, not a population;
     - a component narrower in some direction than the data's rounding (or the
       regulariser: a variance within ten times reg_covar is the regulariser's)
       sits on repeated values: its likelihood, and so its BIC, look excellent
@@ -2214,14 +2242,18 @@ def degeneracy(weights, covariances, n_samples, noise_variance, covariance_type=
     """
     noise_variance = np.maximum(noise_variance, 10 * REG_COVAR)
     d = covariances.shape[-1]
-    need = d + 1 if covariance_type == "full" else 2
+    # Tiny clusters make spurious BIC optima; diagonal ones need no (d + 1) in wide data.
+    need = d + 1 if covariance_type in ("full", "tied") else min(d + 1, 3)
     sizes = np.asarray(weights) * n_samples
-    if sizes.min() < need:
+    if sizes.min() < need - 1e-6:
         j = int(sizes.argmin())
         return f"component {j} holds {sizes[j]:.1f} points (< {need})"
     # Generalised eigenvalues of (covariance, noise): below 1, some direction is narrower.
     scale = 1 / np.sqrt(np.maximum(noise_variance, np.finfo(float).tiny))
-    ratios = np.linalg.eigvalsh(covariances * scale[:, None] * scale[None, :]).min(axis=-1)
+    if covariance_type in ("diag", "spherical"):  # diagonal: the eigenvalues are the diagonal
+        ratios = (np.diagonal(covariances, axis1=1, axis2=2) * scale**2).min(axis=-1)
+    else:
+        ratios = np.linalg.eigvalsh(covariances * scale[:, None] * scale[None, :]).min(axis=-1)
     if ratios.min() < 1:
         return (
             f"component {int(ratios.argmin())} is narrower than the data's rounding (or reg_covar)"
@@ -2255,11 +2287,16 @@ def fitted(model, X):
         return model.fit(X)
     except ValueError as exc:
         detail = " ".join(str(exc).split())  # scikit-learn's own words, on one line
+        why = ""
+        if "covariance" in detail or "singular" in detail:
+            why = (
+                ": a component's covariance became singular (too few distinct points, or "
+                "features on extreme scales)"
+            )
         raise UsageError(
             f"the {model.covariance_type!r} mixture with {model.n_components} components could "
-            "not be fitted: a component's covariance became singular (too few distinct points, "
-            "or features on extreme scales); use fewer components, another --covariance-type, "
-            f"or --scale [scikit-learn: {detail}]"
+            f"not be fitted{why}; use fewer components, another --covariance-type, or --scale "
+            f"[scikit-learn: {detail}]"
         ) from None
 
 
