@@ -45,11 +45,17 @@ if __name__ == "__main__":  # Ctrl-C while the libraries load: a quiet exit, not
     signal.signal(signal.SIGINT, interrupted_while_loading)
 
 import argparse
+import ast
+import codecs
 import csv
+import functools
+import io
+import itertools
 import json
 import math
 import re
 import stat
+import struct
 import tempfile
 import threading
 import time
@@ -1781,7 +1787,6 @@ def progress(enabled):
 REG_COVAR = 1e-6  # scikit-learn's default, added to every variance
 SELECT_TOL = 1e-5  # relative change of the log-likelihood that ends EM (mclust's rule)
 SELECT_MAX_ITER = 1000
-SELECT_RANDOM_STARTS = 2  # starts from k random data points, per k
 SELECT_MAX_SAMPLES = 4_000  # candidates are fitted on a random sample above this
 LOG_2PI = math.log(2 * math.pi)
 
@@ -1936,10 +1941,6 @@ class Sweep:
                 KMeans(k, n_init=1, random_state=random_state + i).fit(whitened).labels_
                 for i in range(n_kmeans)
             ]
-            rng = np.random.RandomState(random_state + k)
-            for _ in range(SELECT_RANDOM_STARTS):  # k data points as centres, nearest one wins
-                centres = X[rng.choice(len(X), k, replace=False)]
-                starts.append(((X[:, None, :] - centres) ** 2).sum(axis=2).argmin(axis=1))
             starts += [
                 split_largest(X, self.partition(k - 1, cov), k)
                 for cov in COVARIANCE_TYPES
@@ -2469,230 +2470,412 @@ def write_atomically(path, write, text=True):
 # ==========================================================================
 # Machinery: reading the CSV files people bring
 # ==========================================================================
+# Why this exists: real files are not numpy's idea of a table.  R writes row
+# names, quoted headers, NA, decimal commas (write.csv2) and space-separated
+# tables (write.table); spreadsheets write #N/A and stray text; pipes cannot be
+# read twice.  The text is read once; numbers go through numpy's C parser a
+# batch at a time, and what it cannot take is taught to it batch by batch.
 
 MISSING_VALUES = {"", "na", "nan", "n/a", "null", "none", "-"}
-
-
-def _parse_number(text):
-    """A cell as float; NaN for a missing value; None for text."""
-    cell = text.strip()
-    if cell.lower() in MISSING_VALUES:
-        return math.nan
-    try:
-        return float(cell)
-    except ValueError:
-        return None
-
-
-CSV_BATCH_ROWS = 65_536  # rows parsed at a time: memory stays proportional to the numbers
-
-
-def _sniff_delimiter(path, sample):
-    """Comma, semicolon or tab: the one that splits the header and the next row alike."""
-    lines = [line for line in sample.splitlines() if line.strip()][:2]
-    best, best_fields = ",", 1
-    for candidate in (",", ";", "\t"):
-        counts = [len(row) for row in csv.reader(lines, delimiter=candidate)]
-        if counts and counts[0] > best_fields and len(set(counts)) == 1:
-            best, best_fields = candidate, counts[0]
-    return best
-
-
-def _column_values(cells):
-    """A batch of one column's cells as floats (NaN when missing); None if any is text."""
-    try:
-        return np.array(cells, dtype=float)  # fast path: every cell a number
-    except ValueError:
-        values = [_parse_number(cell) for cell in cells]
-        if any(v is None for v in values):
-            return None
-        return np.array(values, dtype=float)
+SPREADSHEET_ERRORS = {"#n/a", "#div/0!", "#value!", "#ref!", "#name?", "#num!", "#null!"}
+MISSING_CELLS = MISSING_VALUES | SPREADSHEET_ERRORS  # compared stripped and lower-cased
+BATCH_CHARS = 4 << 20  # text parsed at a time: memory stays bounded
+SNIFF_CHARS = 65_536  # what the encoding is guessed from
+MAX_CLASSES = 50  # a --labels column with more distinct values is not one of classes
+_NUMBER_START = frozenset("0123456789+-.iInN")  # float() accepts nothing else first
+_TEXT_BITS = 0x7FF8_0000_0000_7E47  # a NaN of its own marks text cells: one comparison counts them
+_TEXT = struct.unpack("<d", struct.pack("<Q", _TEXT_BITS))[0]
+_END = "\0end\0"  # fed to csv last: inside an open quote it ends up in the cell
+_NUMPY_FAILED = re.compile(r"could not convert string (.*) to float64 at row \d+, column (\d+)\.")
 
 
 def read_csv_table(path, delimiter=None, columns=None, label_column=None, encoding=None):
-    """Read a CSV with a header row into a ``Dataset``.
+    """Read a CSV with a header row (``path`` "-" is standard input) into a ``Dataset``."""
+    source = "standard input" if path == "-" else path
+    notes = []
+    try:  # each error message starts with the file's name, added here
+        text = _read_text(path, encoding, notes)
+        if not text or text.isspace():
+            raise UsageError("the file is empty; a header row and data rows are needed")
+        if "\r" in text:  # one line ending from here on, and at the end too
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if not text.endswith("\n"):
+            text += "\n"
+        delimiter = delimiter or _sniff_delimiter(text)
+        names, pos, line, row_names = _read_header(text, delimiter, notes)
+        wanted, label_j = _choose_columns(names, columns, label_column)
+        table = _Table(names, wanted, label_j, delimiter, row_names)
+        blocks, labels, lines, misses = [], [], [], 0
+        while pos < len(text):  # batch by batch: numpy where it can, the csv module where it must
+            end = text.find("\n", pos + BATCH_CHARS) + 1 or len(text)
+            got = _fast_batch(text, pos, end, line, table) if misses < 3 else None
+            if got is None:  # after a few misses numpy is not tried again
+                misses += 1
+                got = _csv_batch(text, pos, end, line, table)
+            block, batch_labels, batch_lines, pos, line = got
+            blocks.append(block)
+            labels += batch_labels
+            lines.append(batch_lines)
+        del text  # the numbers are in the blocks now: free the text before building X
+        X = np.concatenate(blocks)  # rows x wanted columns: NaN when missing, _TEXT when text
+        del blocks
+        return _assemble(table, X, labels, np.concatenate(lines), columns, notes, source)
+    except UsageError as exc:
+        raise UsageError(f"{source}: {exc}") from None
 
-    Numeric columns are used unless ``columns`` names them; text columns are
-    skipped and reported.  Rows with a missing value in a used column are
-    dropped and counted; an infinite value is an error naming row and column.
-    The file is parsed in batches, each column converted by numpy at once.
-    """
-    if not os.path.exists(path):
-        raise UsageError(f"{path}: no such file; check the --csv path")
-    if os.path.isdir(path):
-        raise UsageError(f"{path}: is a directory, not a CSV file")
-    reader = None
-    try:
-        with open(path, "rb") as raw:
-            if b"\0" in raw.read(4096):
-                raise UsageError(f"{path}: looks binary (NUL bytes), not a CSV text file")
-        with open(path, newline="", encoding="utf-8-sig") as handle:
-            sample = handle.read(65_536)
-            if not sample.strip():
+
+def _read_text(path, encoding, notes):
+    """All the text at once (standard input and pipes cannot be read twice), UTF-8 unless told."""
+    if path == "-":
+        data = sys.stdin.buffer.read()
+    elif os.path.isdir(path):
+        raise UsageError("is a directory, not a CSV file")
+    else:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO without writer: no hang
+            os.set_blocking(fd, True)  # no writer: EOF at once; a writer: wait for its data
+            with open(fd, "rb") as handle:
+                data = handle.read()
+        except FileNotFoundError:
+            raise UsageError("no such file; check the --csv path") from None
+        except OSError as exc:
+            raise UsageError(f"cannot read ({exc.strerror})") from None
+    if encoding is None and data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        notes.append("read as UTF-16 (the file starts with a UTF-16 byte-order mark)")
+        encoding = "utf-16"
+    elif encoding is None:  # every other byte NUL: UTF-16 English text
+        odd, even = data[1:SNIFF_CHARS:2], data[:SNIFF_CHARS:2]
+        for name, zeros, others in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
+            if len(zeros) > 1 and zeros.count(0) >= 0.9 * len(zeros) and not others.count(0):
                 raise UsageError(
-                    f"{path}: the file is empty; a header row and data rows are needed"
+                    "looks like UTF-16 text without a byte-order mark; "
+                    f"read it with --encoding {name}"
                 )
-            handle.seek(0)
-            delimiter = delimiter or _sniff_delimiter(path, sample)
-            reader = csv.reader(handle, delimiter=delimiter)
-            rows = (row for row in reader if any(cell.strip() for cell in row))
-            header = [name.strip() for name in next(rows)]
-            table = None
-            if label_column is None and not columns:
-                table = _read_all_numeric(path, delimiter, header)
-            if table is None:
-                table = _read_columns(path, header, rows, reader, columns, label_column)
+    bom = 3 if encoding is None and data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        head = data[:SNIFF_CHARS].decode(encoding or "utf-8", "replace")
+        # More than 1% control characters: a stray NUL in a cell is not enough.
+        if len(re.findall("[\0-\x08\x0e-\x1f]", head)) > max(8, len(head) // 100):
+            raise UsageError("looks binary (NUL or control bytes), not a CSV text file")
+        text = str(memoryview(data)[bom:], encoding or "utf-8")  # no copy of the bytes
+    except LookupError:
+        raise UsageError(
+            f"unknown encoding {encoding!r} (--encoding); try utf-8, latin-1 or utf-16"
+        ) from None
     except UnicodeDecodeError as exc:
         raise UsageError(
-            f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); save it as UTF-8 CSV"
+            f"not {encoding or 'UTF-8'} text ({exc.reason} at byte {exc.start + bom}); "
+            "give its encoding, e.g. --encoding latin-1"
         ) from None
-    except csv.Error as exc:
-        where = f"line {reader.line_num}: " if reader else ""
-        raise UsageError(f"{path}: {where}{exc}; check the quoting") from None
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot read ({exc.strerror})") from None
-    return table
+    return text.removeprefix("\ufeff")
 
 
-def _read_all_numeric(path, delimiter, header):
-    """Fast path for a table of plain numbers: numpy's C parser, about 5x faster.
+def _records(text, pos, line, delimiter):
+    """(first line, cells, end, last line) of each non-blank record from ``pos``, after ``line``."""
+    at = [pos]  # how far csv has read
 
-    Returns None, and the general reader takes over, at the first thing it does
-    not handle alike: a text cell, a missing-value token, a ragged row, an
-    infinite value (whose error names its line), an unnamed or empty column.
-    """
-    if "" in header:
-        return None
+    def lines():
+        while at[0] < len(text):
+            start, at[0] = at[0], text.find("\n", at[0]) + 1 or len(text)
+            yield text[start : at[0]]
+        yield _END
+
+    reader = csv.reader(lines(), delimiter=delimiter)
+    last = line
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error")  # e.g. "input contained no data"
-            X = np.loadtxt(
-                path,
-                delimiter=delimiter,
-                skiprows=1,
-                ndmin=2,
-                comments=None,
-                quotechar='"',
-                encoding="utf-8-sig",
-            )
-    except (ValueError, UserWarning):
-        return None
-    if X.shape[1] != len(header) or len(X) == 0 or np.isinf(X).any():
-        return None
-    missing = np.isnan(X)
-    if missing.all(axis=0).any():
-        return None
-    keep = ~missing.any(axis=1)
-    return Dataset(
-        X=X if keep.all() else X[keep],
-        feature_names=header,
-        source=path,
-        dropped_rows=int((~keep).sum()),
-    )
-
-
-def _read_columns(path, header, rows, reader, columns, label_column):
-    n_cols = len(header)
-    by_name = {name: j for j, name in enumerate(header)}
-    for option, names in (
-        ("--columns", columns or []),
-        ("--labels", [label_column] if label_column else []),
-    ):
-        for name in names:
-            if name not in by_name:
+        for row in reader:
+            start, last = last + 1, line + reader.line_num
+            if row == [_END]:
+                return
+            if row and row[-1].endswith(_END):
                 raise UsageError(
-                    f"{path}: no column named {name!r} for {option}; columns are {', '.join(header)}"
+                    f"line {start}: a quote opened here is never closed; close the quote"
                 )
+            if any(row) and (len(row) > 1 or row[0].strip()):
+                yield start, row, at[0], last
+    except csv.Error as exc:
+        why = f"{exc}; check the quoting"
+        if "field limit" in str(exc):  # an open quote swallowing the rest, most likely
+            why = "a quote opened here is never closed (or a cell is longer than "
+            why += f"{csv.field_size_limit():,} characters); close the quote"
+        raise UsageError(f"line {last + 1}: {why}") from None
+
+
+def _sniff_delimiter(text):
+    """Comma, semicolon, tab or space: the one that splits the header and the next row alike."""
+    best, best_width = ",", 1
+    for candidate in (",", ";", "\t", " "):
+        if candidate == " " and best_width > 1:
+            break
+        try:  # the first two rows with something in them
+            rows = (row for _, row, _, _ in _records(text, 0, 0, candidate) if "".join(row).strip())
+            widths = [len(row) for row in itertools.islice(rows, 2)] or [0]
+        except UsageError:  # an open quote, with this delimiter
+            continue
+        header, width = widths[0], widths[-1]
+        r_layout = width == header + 1 and candidate in "\t "  # R's write.table: row names first
+        if (width == header or r_layout) and width > best_width:
+            best, best_width = candidate, width
+    return best
+
+
+def _read_header(text, delimiter, notes):
+    """(column names, where the data start, lines before them, R's write.table layout?)."""
+    records = _records(text, 0, 0, delimiter)
+    first, data_row = next(records, None), next(records, None)
+    if first is None:
+        raise UsageError(
+            "holds only delimiters, quotes and blank lines; a header row and data rows are needed"
+        )
+    names = [cell.strip() for cell in first[1]]
+    if all(not math.isnan(_cell_float(name, delimiter == ";")) for name in names):
+        notes.append(
+            "the first row is all numbers: read as data, the columns named column 1 to "
+            f"column {len(names)}"
+        )
+        return [f"column {j + 1}" for j in range(len(names))], 0, 0, False
+    if data_row is None:
+        raise UsageError("has a header but no data rows")
+    where = {}
+    for j, name in enumerate(names, start=1):
+        where.setdefault(name, []).append(str(j))
+    twice = [f"{n!r} (columns {', '.join(js)})" for n, js in where.items() if n and js[1:]]
+    if twice:
+        listed = "; ".join(twice)
+        raise UsageError(f"duplicate column names: {listed}; rename them so that each is unique")
+    row_names = len(data_row[1]) == len(names) + 1 and delimiter in "\t "
+    if row_names:  # R's write.table: each row starts with its name, the header does not
+        names = ["", *names]
+    return names, first[2], first[3], row_names
+
+
+def _choose_columns(names, columns, label_column):
+    """(the columns to read as numbers, the label column or None)."""
+    by_name = {name: j for j, name in enumerate(names) if name}
+    asked = [("--columns", name) for name in columns or []]
+    for option, name in asked + ([("--labels", label_column)] if label_column else []):
+        if name not in by_name:
+            listed = ", ".join(by_name)
+            raise UsageError(f"no column named {name!r} for {option}; columns are {listed}")
     if columns and len(set(columns)) < len(columns):
-        raise UsageError(f"{path}: --columns names a column twice; name each once")
+        raise UsageError("--columns names a column twice; name each once")
     if columns and label_column in columns:
         raise UsageError(
-            f"{path}: {label_column!r} is both in --columns and the --labels column; "
+            f"{label_column!r} is both in --columns and the --labels column; "
             "labels are never fitted"
         )
     label_j = by_name.get(label_column)
-    parts = [[] for _ in range(n_cols)]  # float batches; None once a column shows text
-    first_text = [None] * n_cols
-    labels, line_numbers = [], []
-    while True:
-        batch, lines = [], []
-        for row in rows:
-            if len(row) != n_cols:
-                raise UsageError(
-                    f"{path}: line {reader.line_num} has {len(row)} fields, the header has "
-                    f"{n_cols}; check the delimiter (--delimiter) or quoting"
-                )
-            batch.append(row)
-            lines.append(reader.line_num)
-            if len(batch) == CSV_BATCH_ROWS:
-                break
-        if not batch:
+    others = [j for j in by_name.values() if j != label_j]
+    return ([by_name[name] for name in columns] if columns else others), label_j
+
+
+def _cell_float(cell, comma=False):
+    """A cell as a float: NaN when missing, ``_TEXT`` (a NaN too) when text."""
+    cell = cell.strip()
+    if cell.lower() in MISSING_CELLS:
+        return math.nan
+    cell = cell.replace(",", ".") if comma else cell
+    if cell[:1] not in _NUMBER_START:  # spares float() a costly exception for plain text
+        return _TEXT
+    try:
+        return float(cell)
+    except ValueError:
+        return _TEXT
+
+
+@dataclass
+class _Table:
+    """The columns, and what numpy has been taught about their cells so far."""
+
+    names: list[str]  # "" for R's row names
+    wanted: list[int]  # the columns read as numbers
+    label_j: int | None
+    delimiter: str
+    row_names: bool  # R's write.table layout: each row starts with its name
+    comma: bool = False  # decimal commas met (and read)
+    missing: set = field(default_factory=set)  # missing-value spellings: replaced before numpy
+    text_cols: set = field(default_factory=set)  # columns with text: converted cell by cell
+    first_text: dict = field(default_factory=dict)  # column -> its first text cell
+
+
+def _cell_reader(table, j, firsts):
+    """A converter for column ``j``: notes its first text in ``firsts``, and decimal commas."""
+    comma_ok = table.delimiter == ";"
+
+    @functools.lru_cache(maxsize=10_000)  # text columns repeat their words: each parsed once
+    def convert(cell):
+        value = _cell_float(cell, comma_ok)
+        if value is _TEXT:  # the very object: a text cell
+            firsts.setdefault(j, cell)
+        elif comma_ok and "," in cell and not math.isnan(value):
+            table.comma = True
+        return value
+
+    return convert
+
+
+def _fast_batch(text, pos, end, line, table):
+    """The lines from ``pos`` to ``end`` through numpy's C parser, or None if it cannot.
+
+    Each failure teaches it a missing-value word, decimal commas or a column with text.
+    """
+    d, n_cols, batch = table.delimiter, len(table.names), text[pos:end]
+    n_lines, padded = batch.count("\n"), "\n" + batch  # each field between two separators
+    if f"\n{d * (n_cols - 1)}\n" in padded or batch.count('"') % 2:
+        return None  # rows of nothing, or an open quote: for the csv module
+    for cell in table.missing:
+        padded = _replace_field(padded, cell, d, n_cols)
+    if table.comma:
+        padded = padded.replace(",", ".")
+    for _ in range(n_cols + 8):
+        labels, firsts = [], {}  # kept if numpy reads the batch
+        readers = {j: len for j in range(n_cols) if j not in table.wanted}  # skipped
+        if table.label_j is not None:
+            readers[table.label_j] = labels.append  # keeps the labels (numpy stores None as NaN)
+        readers.update({j: _cell_reader(table, j, firsts) for j in table.text_cols})
+        rows = io.StringIO(padded)
+        try:
+            X = np.loadtxt(
+                rows, delimiter=d, quotechar='"', comments=None, ndmin=2, converters=readers
+            )
+        except ValueError as exc:
+            cell, j = _numpy_failure(exc)
+            if j not in table.wanted:
+                return None  # not a cell it could not convert
+            if cell.strip().lower() in MISSING_CELLS and cell not in table.missing:
+                table.missing.add(cell)
+                padded = _replace_field(padded, cell, d, n_cols)
+            elif d == ";" and "," in cell and not math.isnan(_cell_float(cell, True)):
+                table.comma = True
+                padded = padded.replace(",", ".")
+            else:
+                table.text_cols.add(j)
+            continue
+        if X.shape != (n_lines, n_cols):
+            return None  # blank lines skipped, quoted line breaks, ragged rows: line numbers lost
+        for j, cell in firsts.items():
+            table.first_text.setdefault(j, cell)
+        if table.comma and labels:  # the labels lost their commas with the numbers
+            labels = [row[table.label_j] for row in csv.reader(io.StringIO(batch), delimiter=d)]
+        for j in list(table.text_cols):
+            if np.count_nonzero(X[:, j].view(np.int64) == _TEXT_BITS) < n_lines / 2:
+                table.text_cols.discard(j)  # mostly numbers: numpy alone first next time
+        block = X if table.wanted == list(range(n_cols)) else X[:, table.wanted]  # no copy
+        return block, labels, range(line + 1, line + 1 + n_lines), end, line + n_lines
+    return None
+
+
+def _numpy_failure(exc):
+    """(the cell, its column) numpy could not convert, or (None, None) for other failures."""
+    found = _NUMPY_FAILED.fullmatch(str(exc))
+    if not found:
+        return None, None
+    try:
+        cell = ast.literal_eval(found[1])  # numpy quotes it with repr()...
+    except (ValueError, SyntaxError):
+        cell = found[1]  # ...cut at 100 characters: text
+    return cell, int(found[2]) - 1
+
+
+def _replace_field(text, cell, d, n_cols):
+    """Every field that is exactly ``cell``, bare or quoted, replaced by nan."""
+    edge = f"[{re.escape(d)}\n]"  # a field lies between delimiters and line ends
+    for form in (cell, f'"{cell}"'):
+        if form:  # the cell first, then a look around it: re finds a fixed start fast
+            token = re.escape(form)
+            text = re.sub(f"{token}(?={edge})(?<={edge}{token})", "nan", text)
+        elif n_cols > 1:  # an empty cell (in one column it is a blank line: skipped)
+            after = (d + "nan").replace("\\", "\\\\")
+            text = re.sub(f"{re.escape(d)}(?={edge})", after, text).replace("\n" + d, "\nnan" + d)
+    return text
+
+
+def _csv_batch(text, pos, end, line, table):
+    """The records from ``pos`` to (at least) ``end`` through the csv module."""
+    n_cols, rows, starts, resume = len(table.names), [], [], (len(text), line)
+    for start, row, after, last in _records(text, pos, line, table.delimiter):
+        if len(row) != n_cols:
+            raise UsageError(
+                f"line {start} has {len(row)} fields, the header has {n_cols - table.row_names}"
+                + (" and each row a row name first" if table.row_names else "")
+                + "; check the delimiter (--delimiter) or quoting"
+            )
+        rows.append(row)
+        starts.append(start)
+        if after >= end:
+            resume = after, last
             break
-        line_numbers.append(np.array(lines))
-        for j in range(n_cols):
-            if j == label_j:
-                labels.extend(row[j].strip() for row in batch)
-            elif parts[j] is not None:
-                values = _column_values([row[j] for row in batch])
-                if values is None:
-                    parts[j] = None
-                    first_text[j] = next(r[j] for r in batch if _parse_number(r[j]) is None)
-                else:
-                    parts[j].append(values)
-    if not line_numbers:
-        raise UsageError(f"{path}: has a header but no data rows")
-    line_numbers = np.concatenate(line_numbers)
+    block = np.empty((len(rows), len(table.wanted)))
+    for col, j in enumerate(table.wanted):
+        cells = [row[j] for row in rows]
+        try:  # every cell a number: numpy alone
+            block[:, col] = np.array(cells, dtype=float)
+        except ValueError:
+            block[:, col] = list(map(_cell_reader(table, j, table.first_text), cells))
+    labels = [row[table.label_j] for row in rows] if table.label_j is not None else []
+    return block, labels, np.array(starts, dtype=np.int64), *resume
 
-    numeric = [j for j, p in enumerate(parts) if p is not None and j != label_j]
-    if columns:
-        used = [by_name[name] for name in columns]
-        for j in used:
-            if j not in numeric:
-                raise UsageError(
-                    f"{path}: column {header[j]!r} is not numeric (value {first_text[j]!r}); "
-                    "choose numeric columns with --columns"
-                )
-        skipped = []
-    else:
-        # An unnamed column is the row-name column R's write.csv adds; an empty
-        # one is a spreadsheet's blank column: neither is a feature.
-        used = [j for j in numeric if header[j] and not all(np.isnan(p).all() for p in parts[j])]
-        skipped = [
-            header[j] or f"(unnamed column {j + 1})"
-            for j in range(n_cols)
-            if j not in used and j != label_j
-        ]
+
+def _assemble(table, X, labels, lines, columns, notes, source):
+    """The Dataset: the numeric (or named) columns, rows with a missing value dropped."""
+    names, wanted, label_j = table.names, table.wanted, table.label_j
+    is_text = X.view(np.int64) == _TEXT_BITS
+    n_text, n_numbers = np.count_nonzero(is_text, axis=0), np.count_nonzero(~np.isnan(X), axis=0)
+    numeric = [c for c, n in enumerate(n_numbers) if n and n >= n_text[c]]  # half with a value
+    if table.comma:
+        notes.append("decimal commas read as decimal points")
+    for c, j in enumerate(wanted):
+        count, line, cell = n_text[c], lines[is_text[:, c].argmax()], table.first_text.get(j)
+        if columns and c not in numeric:
+            why = f"value {cell!r} on line {line}" if count else "it has no numbers"
+            raise UsageError(
+                f"column {names[j]!r} is not numeric ({why}); choose numeric columns with --columns"
+            )
+        if c in numeric and count:
+            cells = "1 cell is not a number" if count == 1 else f"{count} cells are not numbers"
+            notes.append(
+                f"column {names[j]!r}: {cells}, read as missing (first: line {line}, {cell!r})"
+            )
+    used = [wanted[c] for c in numeric]
     if not used:
-        comma = next((t for t in first_text if t and re.fullmatch(r"\s*-?\d+,\d+\s*", t)), None)
-        hint = f"; {comma!r} looks like a decimal comma: write decimal points" if comma else ""
-        raise UsageError(f"{path}: no numeric column to fit (columns: {', '.join(header)}){hint}")
-
-    # Fill X column by column, freeing each column's batches as it goes.
-    X = np.empty((len(line_numbers), len(used)))
-    for col, j in enumerate(used):
-        X[:, col] = np.concatenate(parts[j])
-        parts[j] = []
-    infinite = np.argwhere(np.isinf(X))
-    if len(infinite):
-        i, j = infinite[0]
+        commas = [c for c in table.first_text.values() if re.fullmatch(r"\s*-?\d+,\d+\s*", c)]
+        hint = ""
+        if commas:
+            hint = f"; {commas[0]!r} looks like a decimal comma: write decimal points "
+            hint += "(decimal commas are read only with ';' between fields)"
+        listed = ", ".join(name for name in names if name)
+        raise UsageError(f"no numeric column to fit (columns: {listed}){hint}")
+    X = X[:, numeric] if len(used) < len(wanted) else X
+    keep = np.isfinite(X).all(axis=1)  # no infinity: not finite is missing
+    if not keep.all() and np.isinf(X).any():
+        i, col = np.argwhere(np.isinf(X))[0]
         raise UsageError(
-            f"{path}: infinite value in row {i + 1} (line {line_numbers[i]}), "
-            f"column {header[used[j]]!r}; remove or fix it"
+            f"infinite value in row {i + 1} (line {lines[i]}), column {names[used[col]]!r}; "
+            "remove or fix it"
         )
-    keep = ~np.isnan(X).any(axis=1)
-    y = None
+    y = class_names = None
     if label_j is not None:
-        y_text = np.array(labels)
-        keep &= np.array([v.lower() not in MISSING_VALUES for v in labels])
-        y = np.unique(y_text[keep], return_inverse=True)[1]
-    return Dataset(
-        X=X if keep.all() else X[keep],
-        feature_names=[header[j] for j in used],
-        source=path,
-        y=y,
-        dropped_rows=int((~keep).sum()),
-        skipped_columns=skipped,
-    )
+        labels = np.array([cell.strip() for cell in labels])
+        present = np.array([label.lower() not in MISSING_CELLS for label in labels], dtype=bool)
+        name, n_rows, n_distinct = names[label_j], present.sum(), len(set(labels[present]))
+        if not n_rows:
+            raise UsageError(
+                f"the labels are missing: column {name!r} has no value in any row; "
+                "choose another --labels column"
+            )
+        if n_distinct > MAX_CLASSES or n_distinct > n_rows / 2:
+            raise UsageError(
+                f"column {name!r} has {n_distinct} distinct values in {n_rows} rows: "
+                "--labels needs a column of classes"
+            )
+        keep &= present
+        class_names, y = np.unique(labels[keep], return_inverse=True)
+        class_names = class_names.tolist()
+    rest = [j for j in range(len(names)) if not columns and j not in used and j != label_j]
+    skipped = [names[j] or ("(row names)" if j == 0 else f"(unnamed column {j + 1})") for j in rest]
+    X = X if keep.all() else X[keep]
+    dropped = int((~keep).sum())
+    return Dataset(X, [names[j] for j in used], source, y, class_names, dropped, skipped, notes)
 
 
 if __name__ == "__main__":

@@ -438,10 +438,10 @@ BAD_FILES = {
         [],
         ["binary"],
     ),
-    "binary-utf16": (
-        lambda p: p.write_bytes("x,y\n1,2\n3,4\n".encode("utf-16")),
+    "utf16-without-bom": (  # UTF-16 is named as such (with a byte-order mark it is read)
+        lambda p: p.write_bytes("x,y\n1,2\n3,4\n".encode("utf-16-le")),
         [],
-        ["binary"],
+        ["UTF-16", "--encoding utf-16-le"],
     ),
     "unknown-columns-name": (
         lambda p: write_text(p, GOOD_TEXT),
@@ -639,8 +639,17 @@ def test_fast_numeric_path_agrees_with_the_general_reader(tmp_path):
     assert len(fast.X) == 199
 
 
-def test_decimal_commas_are_named_as_the_problem(capsys, tmp_path):
-    # A European spreadsheet: semicolons between fields, commas inside numbers.
+def test_decimal_commas_are_read_as_numbers_and_said(capsys, tmp_path):
+    # A European spreadsheet (R's write.csv2): semicolons between fields, decimal commas.
     path = write_text(tmp_path / "euro.csv", "x;y\n1,5;2,5\n3,1;4,2\n2,2;0,5\n")
+    r = run_json(capsys, "--csv", path, "--n-components", "1", "--covariance-type", "diag")
+    assert r["means"] == [[pytest.approx(6.8 / 3), pytest.approx(7.2 / 3)]]
+    assert "decimal commas read as decimal points" in r["notes"]
+    code, out, _ = run(capsys, "--csv", path, "--n-components", "1", "--no-plot")
+    assert code == 0 and "Note: decimal commas read as decimal points" in out.splitlines()
+
+
+def test_decimal_comma_with_a_comma_delimiter_is_named_as_the_problem(capsys, tmp_path):
+    path = write_text(tmp_path / "mixed.csv", 'x,y\n"1,5","2,5"\n"3,1","4,2"\n')
     code, out, err = run(capsys, "--csv", path, "--no-plot")
-    assert_usage_error(code, out, err, "euro.csv", "no numeric column", "decimal comma")
+    assert_usage_error(code, out, err, "mixed.csv", "no numeric column", "decimal comma")
