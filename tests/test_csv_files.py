@@ -61,9 +61,9 @@ def table(rows, header="x,y"):
 @pytest.fixture(params=["numpy", "csv module"])
 def parser(request, monkeypatch):
     """Run a test through both parsers: numpy's (in small batches) and the csv module's."""
-    monkeypatch.setattr(csvread, "BATCH_CHARS", 40)  # many batches, even in a small file
+    monkeypatch.setattr(gmm_clustering, "BATCH_CHARS", 40)  # many batches, even in a small file
     if request.param == "csv module":
-        monkeypatch.setattr(csvread, "_fast_batch", lambda *args: None)
+        monkeypatch.setattr(gmm_clustering, "_fast_batch", lambda *args: None)
     return request.param
 
 
@@ -526,9 +526,9 @@ def test_both_parsers_agree_on_a_mixed_table(tmp_path, monkeypatch):
     path = write(tmp_path, "a,b,c,w\n" + "".join(",".join(r) + "\n" for r in rows))
     results = []
     for batch_chars, fast in [(1 << 22, True), (500, True), (500, False)]:
-        monkeypatch.setattr(csvread, "BATCH_CHARS", batch_chars)
+        monkeypatch.setattr(gmm_clustering, "BATCH_CHARS", batch_chars)
         if not fast:
-            monkeypatch.setattr(csvread, "_fast_batch", lambda *args: None)
+            monkeypatch.setattr(gmm_clustering, "_fast_batch", lambda *args: None)
         data = read_csv_table(path, columns=["a", "b", "c"], label_column="w")
         results.append(data)
         assert data.dropped_rows == 5 and data.X.shape == (295, 3)
