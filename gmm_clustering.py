@@ -236,6 +236,8 @@ def measure(model, data, log_density, posteriors, args):
     metrics["silhouette"], metrics["silhouette_sample_size"] = silhouette(
         X, labels, args.random_state
     )
+    if args.bayesian:  # a prior, not maximum likelihood: BIC's parameter count does not apply
+        metrics.update(bic=None, aic=None, icl=None)
     if data.y is not None:
         from sklearn.metrics import adjusted_rand_score
 
@@ -292,7 +294,9 @@ def plot_clusters(ax, view):
     certainty = (view.confidence - chance) / (1 - chance) if chance < 1 else 1.0
     point_colors[:, 3] = 0.15 + 0.85 * np.clip(certainty, 0, 1)
     ax.scatter(view.X2[:, 0], view.X2[:, 1], c=point_colors, s=12, linewidths=0)
-    for j, (mu, cov) in enumerate(zip(view.means2, view.covs2)):
+    for j, (mu, cov, weight) in enumerate(zip(view.means2, view.covs2, view.weights)):
+        if weight < view.min_weight:  # a Bayesian component switched off: nothing to draw
+            continue
         for n_sigma, style in zip(ELLIPSE_SIGMAS, ("-", "--", ":")):
             width, height, angle = ellipse_axes(cov, n_sigma)
             ax.add_patch(
@@ -870,14 +874,14 @@ def step_bayesian(run):
 def step_report(run):
     """--report: every panel on one figure."""
     for panel in ("uncertainty", "criterion", "kmeans", "density", "summary"):
-        if panel not in run.panels:
+        if panel not in run.panels and (panel != "criterion" or "selection" in run.result):
             run.panels.append(panel)
 
 
 REPORT_ANOMALY_PERCENT = 2.0  # --report marks this share when --anomalies is absent
 
 STEPS = [  # (name, when, what): run in this order after the fit
-    ("sweep beside", lambda a: a.report and not a.select, step_sweep_beside),
+    ("sweep beside", lambda a: a.report and not a.select and not a.bayesian, step_sweep_beside),
     ("parameters", lambda a: a.parameters, step_parameters),
     ("predict", lambda a: a.predict, step_predict),
     ("kmeans", lambda a: a.compare_kmeans or a.report, step_kmeans),
@@ -943,6 +947,7 @@ class View:
     W: np.ndarray | None = None
     run: Run | None = None  # for the panels that draw more than the clusters
     subset: np.ndarray | None = None
+    min_weight: float = 0.0  # components below this weight are not drawn
 
     def points(self, X):
         return (np.asarray(X) - self.center) @ self.W
@@ -972,6 +977,7 @@ def view_of(run, center, W, xlabel, ylabel, equal, subset):
     )
     view.X2, view.means2 = view.points(X[idx]), view.points(model.means_)
     view.covs2 = view.covariances(full_covariances(model))
+    view.min_weight = BAYES_WEIGHT_FLOOR if run.args.bayesian else 0.0
     if len(view.X2) < len(X):
         view.subset_note = f" ({len(view.X2):,} of {len(X):,} points shown)"
     return view
@@ -1273,9 +1279,14 @@ SAME_UNITS_PANELS = ("clusters", "em steps", "uncertainty", "density", "kmeans")
 
 def figure_title(run):
     r = run.result
+    model = f"GMM, {r['n_components']} components ({r['covariance_type']})"
+    if "effective_components" in r:
+        model = (
+            f"Bayesian GMM, {r['effective_components']} of {r['n_components']} components in use"
+        )
+    bic = "" if r["bic"] is None else f", BIC {r['bic']:.1f}"
     return (
-        f"GMM, {r['n_components']} components ({r['covariance_type']})\nlog-likelihood/sample "
-        f"{r['log_likelihood']:.3f}, BIC {r['bic']:.1f}, silhouette "
+        f"{model}\nlog-likelihood/sample {r['log_likelihood']:.3f}{bic}, silhouette "
         f"{fmt_number(r['silhouette'], 3)}"
     )
 
@@ -1362,7 +1373,7 @@ def show_or_save(run):
             raise UsageError(f"--save {path}: the EM animation needs two or more features")
         fig, ax = plt.subplots(figsize=(6.4, 5.4), layout="constrained")
         write_atomically(
-            path, lambda f: animate_em(run, ax).save(f, writer=gif_writer()), text=False
+            path, lambda f: animate_em(run, ax).save(f, writer=gif_writer(), dpi=72), text=False
         )
     else:
         fmt = os.path.splitext(path)[1].lstrip(".").lower()
