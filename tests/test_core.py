@@ -13,7 +13,6 @@ import re
 import subprocess
 import sys
 
-import matplotlib.figure
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -105,17 +104,6 @@ def ellipses_by_centre(ellipses, centre):
     """The ellipses drawn around one centre, smallest first."""
     found = [e for e in ellipses if np.allclose(e.center, centre, atol=1e-9)]
     return sorted(found, key=lambda e: e.width)
-
-
-@pytest.fixture
-def saved_figures(monkeypatch):
-    """Figures main() saves, captured instead of laid out and rendered (fast, inspectable)."""
-    figures = []
-    monkeypatch.setattr(
-        matplotlib.figure.Figure, "savefig", lambda self, *a, **k: figures.append(self)
-    )
-    monkeypatch.setattr(matplotlib.figure.Figure, "tight_layout", lambda self, *a, **k: None)
-    return figures
 
 
 # --------------------------------------------------------------------------
@@ -244,10 +232,10 @@ def test_ellipse_axes_of_rotated_covariance(degrees, n_sigma):
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_each_covariance_type_draws_its_ellipses(capsys, saved_figures, covariance_type):
+def test_each_covariance_type_draws_its_ellipses(capsys, unrendered_figures, covariance_type):
     rc, _out, err = run(capsys, "--covariance-type", covariance_type, "--save", "fig.png")
     assert rc == 0, err
-    [fig] = saved_figures
+    [fig] = unrendered_figures
     ax = fig.axes[0]
     assert ax.get_title() == "GMM clusters"
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("feature 1", "feature 2")
@@ -324,10 +312,10 @@ def test_points_that_are_all_certain_are_not_faded():
 # --------------------------------------------------------------------------
 
 
-def test_three_features_are_drawn_on_principal_components(capsys, saved_figures):
+def test_three_features_are_drawn_on_principal_components(capsys, unrendered_figures):
     rc, _out, err = run(capsys, "--n-features", "3", "--view", "pca", "--save", "pc.png")
     assert rc == 0, err
-    [fig] = saved_figures
+    [fig] = unrendered_figures
     ax = fig.axes[0]
     X, _, _, gmm = reference_fit("full", n_features=3)
     centred = X - X.mean(axis=0)
@@ -379,13 +367,13 @@ def test_principal_axes_and_projected_covariances():
     np.testing.assert_allclose(np.cov(sample @ W, rowvar=False), expected[0], rtol=0.05, atol=0.1)
 
 
-def test_two_features_are_drawn_as_they_are(capsys, tmp_path, saved_figures):
+def test_two_features_are_drawn_as_they_are(capsys, tmp_path, unrendered_figures):
     X = np.random.RandomState(1).normal(size=(50, 2)) * [10, 1] + [170, 70]
     path = tmp_path / "hw.csv"
     path.write_text("height,weight\n" + "".join(f"{float(a)!r},{float(b)!r}\n" for a, b in X))
     rc, _out, err = run(capsys, "--csv", path, "--n-components", "2", "--save", "hw.png")
     assert rc == 0, err
-    [fig] = saved_figures
+    [fig] = unrendered_figures
     ax = fig.axes[0]
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("height", "weight")
     np.testing.assert_array_equal(ax.collections[0].get_offsets(), X)

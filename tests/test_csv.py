@@ -9,7 +9,6 @@ import math
 import os
 import re
 
-import matplotlib.figure
 import numpy as np
 import pytest
 from sklearn.datasets import load_iris, load_wine
@@ -97,20 +96,6 @@ def numeric_table(path, X, names, delimiter=",", labels=None, label_name="group"
             cells.append(str(labels[i]))
         lines.append(delimiter.join(cells))
     return write_text(path, "\n".join(lines) + "\n")
-
-
-@pytest.fixture
-def saved_figures(monkeypatch):
-    """Every Figure the script saves, captured before the original savefig runs."""
-    figures = []
-    original = matplotlib.figure.Figure.savefig
-
-    def record(self, *args, **kwargs):
-        figures.append(self)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", record)
-    return figures
 
 
 # --------------------------------------------------------------------------
@@ -526,19 +511,19 @@ def assert_png(path):
     assert os.path.getsize(path) > 5_000
 
 
-def test_plot_two_columns_axes_are_the_column_names(capsys, tmp_path, saved_figures):
+def test_plot_two_columns_axes_are_the_column_names(capsys, tmp_path, captured_figures):
     X, y = blobs(20, 2, seed=10)
     path = numeric_table(tmp_path / "two.csv", X, ["height (cm)", "mass; kg"], labels=y)
     r = run_json(capsys, "--csv", path, "--labels", "group", "--save", "out.png")
     assert r["figure"] == str(tmp_path / "out.png")
     assert_png(tmp_path / "out.png")
-    assert len(saved_figures) == 1
-    ax = saved_figures[0].axes[0]
+    assert len(captured_figures) == 1
+    ax = captured_figures[0].axes[0]
     assert ax.get_xlabel() == "height (cm)"
     assert ax.get_ylabel() == "mass; kg"
 
 
-def test_plot_five_columns_on_principal_components(capsys, tmp_path, saved_figures):
+def test_plot_five_columns_on_principal_components(capsys, tmp_path, captured_figures):
     X, y = blobs(20, 5, seed=11)
     names = [f"v{j}" for j in range(1, 6)]
     path = numeric_table(tmp_path / "five.csv", X, names, labels=y)
@@ -546,7 +531,7 @@ def test_plot_five_columns_on_principal_components(capsys, tmp_path, saved_figur
     assert r["columns"] == names
     assert r["n_features"] == 5
     assert_png(tmp_path / "out.png")
-    ax = saved_figures[0].axes[0]
+    ax = captured_figures[0].axes[0]
     xlabel, ylabel = ax.get_xlabel(), ax.get_ylabel()
     assert xlabel.startswith("PC1") and "% of variance" in xlabel
     assert ylabel.startswith("PC2") and "% of variance" in ylabel
@@ -558,14 +543,14 @@ def test_plot_five_columns_on_principal_components(capsys, tmp_path, saved_figur
 
 
 @pytest.mark.parametrize("k", [2, 3])
-def test_plot_one_column_histogram_and_curves(capsys, tmp_path, saved_figures, k):
+def test_plot_one_column_histogram_and_curves(capsys, tmp_path, captured_figures, k):
     X, _ = blobs(40, 1, seed=12)
     path = numeric_table(tmp_path / "one.csv", X, ["length"])
     r = run_json(capsys, "--csv", path, "--n-components", str(k), "--save", "out.png")
     assert r["columns"] == ["length"]
     assert r["n_samples"] == 120
     assert_png(tmp_path / "out.png")
-    ax = saved_figures[0].axes[0]
+    ax = captured_figures[0].axes[0]
     assert ax.get_xlabel() == "length"
     assert len(ax.patches) > 0  # the histogram's bars
     assert len(ax.lines) == k + 1  # one weighted curve per component, and the mixture

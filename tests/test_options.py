@@ -16,7 +16,6 @@ import functools
 import os
 import tempfile
 
-import matplotlib.figure
 import numpy as np
 import pytest
 from cli_helpers import assert_one_line_error, run, run_json
@@ -24,7 +23,6 @@ from sklearn.cluster import KMeans
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score, silhouette_score
 from sklearn.mixture import GaussianMixture
-from threadpoolctl import threadpool_limits
 
 import gmm_clustering
 
@@ -36,14 +34,6 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # --------------------------------------------------------------------------
 # Helpers
 # --------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    """Every matrix here is tiny: a multithreaded BLAS only spins, and on a busy
-    machine it makes the fits here several times slower.  Results are unchanged."""
-    with threadpool_limits(limits=1):
-        yield
 
 
 @functools.cache
@@ -82,30 +72,6 @@ def read_samples(path):
     values = np.array([[float(v) for v in row[:-1]] for row in body])
     component = np.array([int(row[-1]) for row in body])
     return header, values, component
-
-
-@pytest.fixture
-def captured_figures(monkeypatch):
-    """Figures main() saves, recorded; they are still written to disk."""
-    figures = []
-    real_savefig = matplotlib.figure.Figure.savefig
-
-    def savefig(self, *args, **kwargs):
-        figures.append(self)
-        return real_savefig(self, *args, **kwargs)
-
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
-    return figures
-
-
-@pytest.fixture
-def unrendered_figures(monkeypatch):
-    """Figures main() would save, recorded and not rendered (fast)."""
-    figures = []
-    monkeypatch.setattr(
-        matplotlib.figure.Figure, "savefig", lambda self, *a, **k: figures.append(self)
-    )
-    return figures
 
 
 def legend_texts(ax):

@@ -27,7 +27,6 @@ from scipy.stats import multivariate_normal
 from sklearn.datasets import load_iris, make_blobs
 from sklearn.mixture import GaussianMixture
 from test_options import rounded_with_repeated_values
-from threadpoolctl import threadpool_limits
 
 import gmm_clustering
 
@@ -69,25 +68,6 @@ def shared_select_model(*args, **kwargs):
 @pytest.fixture(autouse=True)
 def _shared_sweeps(monkeypatch):
     monkeypatch.setattr(gmm_clustering, "select_model", shared_select_model)
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    """Tiny matrices: a multithreaded BLAS only spins (main() limits itself the same way)."""
-    with threadpool_limits(limits=1):
-        yield
-
-
-@pytest.fixture
-def unrendered_figures(monkeypatch):
-    """Figures main() would save, recorded and not rendered (fast)."""
-    import matplotlib.figure
-
-    figures = []
-    monkeypatch.setattr(
-        matplotlib.figure.Figure, "savefig", lambda self, *a, **k: figures.append(self)
-    )
-    return figures
 
 
 @functools.cache

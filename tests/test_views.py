@@ -16,7 +16,6 @@ import json
 import re
 import warnings
 
-import matplotlib.figure
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -29,7 +28,6 @@ from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics.cluster import contingency_matrix
 from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
-from threadpoolctl import threadpool_limits
 
 import gmm_clustering
 
@@ -42,13 +40,6 @@ SCREEN = (1366, 768)  # the smallest common laptop screen, in pixels
 # --------------------------------------------------------------------------
 # Helpers and fixtures
 # --------------------------------------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def _one_blas_thread():
-    """Tiny matrices: a multithreaded BLAS only spins.  Results are unchanged."""
-    with threadpool_limits(limits=1):
-        yield
 
 
 @functools.cache
@@ -100,30 +91,6 @@ def expand_by_hand(covariances, covariance_type, k, d):
     if covariance_type == "diag":
         return np.array([np.diag(v) for v in covariances])
     return np.array([v * np.eye(d) for v in covariances])
-
-
-@pytest.fixture
-def captured_figures(monkeypatch):
-    """Figures main() saves, recorded; they are still written to disk."""
-    figures = []
-    real_savefig = matplotlib.figure.Figure.savefig
-
-    def savefig(self, *args, **kwargs):
-        figures.append(self)
-        return real_savefig(self, *args, **kwargs)
-
-    monkeypatch.setattr(matplotlib.figure.Figure, "savefig", savefig)
-    return figures
-
-
-@pytest.fixture
-def unrendered_figures(monkeypatch):
-    """Figures main() would save, recorded and not rendered (fast)."""
-    figures = []
-    monkeypatch.setattr(
-        matplotlib.figure.Figure, "savefig", lambda self, *a, **k: figures.append(self)
-    )
-    return figures
 
 
 @pytest.fixture
