@@ -286,8 +286,6 @@ def expand_covariances(covs, covariance_type, k, d):
 
 def plot_clusters(ax, view):
     """Points coloured by cluster (faded where uncertain), the means and the ellipses."""
-    from matplotlib.patches import Ellipse
-
     colors = cluster_colors(len(view.weights))
     point_colors = np.array([colors[c] for c in view.labels]).reshape(-1, 4)
     chance = 1 / len(view.weights)  # opacity 1 for a sure point, 0.15 at chance
@@ -298,21 +296,8 @@ def plot_clusters(ax, view):
         if weight < view.min_weight:  # a Bayesian component switched off: nothing to draw
             continue
         for n_sigma, style in zip(ELLIPSE_SIGMAS, ("-", "--", ":")):
-            width, height, angle = ellipse_axes(cov, n_sigma)
-            ax.add_patch(
-                Ellipse(
-                    mu,
-                    width=width,
-                    height=height,
-                    angle=angle,
-                    fill=False,
-                    zorder=3,
-                    edgecolor=colors[j],
-                    linestyle=style,
-                    linewidth=1.5,
-                    label=f"{n_sigma} sd" if j == 0 else None,
-                )
-            )
+            label = f"{n_sigma} sd" if j == 0 else None
+            ax.add_patch(ellipse(mu, cov, n_sigma, edgecolor=colors[j], ls=style, label=label))
     ax.scatter(
         *view.means2.T,
         marker="X",
@@ -326,6 +311,16 @@ def plot_clusters(ax, view):
     ax.set(title="GMM clusters" + view.subset_note, xlabel=view.xlabel, ylabel=view.ylabel)
     ax.legend(
         loc="best", fontsize="small", title="ellipses: Mahalanobis radius", title_fontsize="small"
+    )
+
+
+def ellipse(mean2, cov2, n_sigma, **style):
+    """The n_sigma contour of a 2-D Gaussian, as a matplotlib ``Ellipse`` (drawn above points)."""
+    from matplotlib.patches import Ellipse
+
+    width, height, angle = ellipse_axes(cov2, n_sigma)
+    return Ellipse(
+        mean2, width=width, height=height, angle=angle, fill=False, lw=1.5, zorder=3, **style
     )
 
 
@@ -1191,23 +1186,11 @@ def plot_em_steps(ax, view):
 
 
 def draw_ellipses(ax, view, means, covs, colors, alpha=1.0, n_sigma=1):
-    from matplotlib.patches import Ellipse
-
-    patches = []
-    for j, (mu, cov) in enumerate(zip(view.points(means), view.covariances(covs))):
-        width, height, angle = ellipse_axes(cov, n_sigma)
-        ellipse = Ellipse(
-            mu,
-            width=width,
-            height=height,
-            angle=angle,
-            fill=False,
-            lw=1.5,
-            edgecolor=colors[j],
-            alpha=alpha,
-        )
-        patches.append(ax.add_patch(ellipse))
-    return patches
+    parts = enumerate(zip(view.points(means), view.covariances(covs)))
+    return [
+        ax.add_patch(ellipse(mu, cov, n_sigma, edgecolor=colors[j], alpha=alpha))
+        for j, (mu, cov) in parts
+    ]
 
 
 def plot_starts(ax, view):
