@@ -1457,7 +1457,6 @@ def build_parser():
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n" + __doc__.split("Usage::")[1].split("Where")[0].strip("\n"),
     )
-    flag = {"action": "store_true"}
     data = parser.add_argument_group("data")
     data.add_argument(
         "--dataset",
@@ -1465,58 +1464,19 @@ def build_parser():
         default="blobs",
         help="generated blobs (default), or a data set shipped with scikit-learn",
     )
-    data.add_argument("--csv", metavar="PATH", help="your table with a header row; - reads stdin")
-    data.add_argument(
-        "--delimiter", metavar="CHAR", help="CSV delimiter (default: , ; tab or space)"
-    )
-    data.add_argument(
-        "--encoding", metavar="NAME", help="CSV encoding (default utf-8; latin-1, ...)"
-    )
-    data.add_argument("--columns", metavar="A,B", help="CSV columns to fit (default: the numeric)")
-    data.add_argument("--labels", metavar="COLUMN", help="CSV column of true classes (not fitted)")
-    data.add_argument(
-        "--n-samples",
-        type=count_up_to(10**9),
-        default=500,
-        metavar="N",
-        help="blobs: number of points (default 500)",
-    )
-    data.add_argument(
-        "--centers",
-        type=count_up_to(1000),
-        default=4,
-        metavar="N",
-        help="blobs: number of true clusters (default 4)",
-    )
-    data.add_argument(
-        "--n-features",
-        type=count_up_to(100_000),
-        default=2,
-        metavar="N",
-        help="blobs: number of features (default 2)",
-    )
-    data.add_argument(
-        "--cluster-std",
-        type=positive_float,
-        default=1.0,
-        metavar="SD",
-        help="blobs: standard deviation of each cluster (default 1)",
-    )
-    data.add_argument("--scale", **flag, help="standardise every feature (mean 0, sd 1)")
-    data.add_argument(
-        "--random-state",
-        type=seed,
-        default=42,
-        metavar="SEED",
-        help="one seed for data, model, sampling and subsamples (default 42)",
-    )
+    text(data, "--csv", "PATH", "your table with a header row; - reads stdin")
+    text(data, "--delimiter", "CHAR", "CSV delimiter (default: , ; tab or space)")
+    text(data, "--encoding", "NAME", "CSV encoding (default utf-8; latin-1, ...)")
+    text(data, "--columns", "A,B", "CSV columns to fit (default: the numeric)")
+    text(data, "--labels", "COLUMN", "CSV column of true classes (not fitted)")
+    number(data, "--n-samples", count_up_to(10**9), 500, "blobs: number of points (default 500)")
+    number(data, "--centers", count_up_to(1000), 4, "blobs: number of true clusters (default 4)")
+    number(data, "--n-features", count_up_to(100_000), 2, "blobs: number of features (default 2)")
+    number(data, "--cluster-std", positive_float, 1.0, "blobs: sd of each cluster (default 1)")
+    flag(data, "--scale", "standardise every feature (mean 0, sd 1)")
+    number(data, "--random-state", seed, 42, "one seed for data, model and samples (default 42)")
     model = parser.add_argument_group("model")
-    model.add_argument(
-        "--n-components",
-        type=count_up_to(1000),
-        metavar="N",
-        help="components (default: the number of true classes, else 4)",
-    )
+    number(model, "--n-components", count_up_to(1000), None, "components (default: classes, or 4)")
     model.add_argument(
         "--covariance-type",
         choices=COVARIANCE_TYPES,
@@ -1526,20 +1486,12 @@ def build_parser():
     model.add_argument(
         "--init", choices=INITS, default="kmeans", help="how EM starts (default kmeans)"
     )
-    model.add_argument(
-        "--n-init",
-        type=count_up_to(1000),
-        default=1,
-        metavar="N",
-        help="EM starts, seeds SEED, SEED+1, ...: the best kept, the spread shown",
+    number(
+        model, "--n-init", count_up_to(1000), 1, "EM starts, seeds SEED, SEED+1, ...: the best kept"
     )
-    model.add_argument("--select", **flag, help="choose k and covariance type by --criterion")
-    model.add_argument(
-        "--max-components",
-        type=count_up_to(MAX_COMPONENTS),
-        default=10,
-        metavar="N",
-        help="largest k tried by --select and --report (default 10)",
+    flag(model, "--select", "choose k and covariance type by --criterion")
+    number(
+        model, "--max-components", count_up_to(MAX_COMPONENTS), 10, "largest k tried (default 10)"
     )
     model.add_argument(
         "--criterion",
@@ -1547,10 +1499,10 @@ def build_parser():
         default="bic",
         help="selection criterion (default bic)",
     )
-    model.add_argument("--bayesian", **flag, help="Dirichlet-process mixture: k is an upper bound")
+    flag(model, "--bayesian", "Dirichlet-process mixture: k is an upper bound")
     show = parser.add_argument_group("what else to show")
-    show.add_argument("--parameters", **flag, help="means, covariances, clusters against classes")
-    show.add_argument("--trace", **flag, help="EM step by step (an animation with --save x.gif)")
+    flag(show, "--parameters", "means, covariances, clusters against classes")
+    flag(show, "--trace", "EM step by step (an animation with --save x.gif)")
     show.add_argument(
         "--predict",
         type=point,
@@ -1558,16 +1510,18 @@ def build_parser():
         metavar="X1,X2",
         help="assign a new point (repeatable; negative: --predict=-6,-6)",
     )
-    show.add_argument("--compare-kmeans", **flag, help="KMeans with the same k and seed")
-    show.add_argument(
+    flag(show, "--compare-kmeans", "KMeans with the same k and seed")
+    number(
+        show,
         "--anomalies",
-        type=percent,
-        metavar="PCT",
-        help="flag the PCT percent of points with the lowest density",
+        percent,
+        None,
+        "flag the PCT %% of points with the lowest density",
+        "PCT",
     )
-    show.add_argument("--sample", type=count_up_to(10**8), metavar="N", help="draw N new points")
-    show.add_argument("--sample-out", metavar="PATH", help="write the --sample points to a CSV")
-    show.add_argument("--report", **flag, help="every panel: uncertainty, BIC, KMeans, density")
+    number(show, "--sample", count_up_to(10**8), None, "draw N new points from the model")
+    text(show, "--sample-out", "PATH", "write the --sample points to a CSV")
+    flag(show, "--report", "every panel: uncertainty, BIC, KMeans, density")
     output = parser.add_argument_group("output")
     output.add_argument(
         "--view",
@@ -1575,14 +1529,26 @@ def build_parser():
         default="auto",
         help="3+ features: every pair (auto: up to 6) or principal components",
     )
-    output.add_argument("--save", metavar="PATH", help="save the figure (png, pdf, svg, ...)")
-    output.add_argument("--no-plot", **flag, help="metrics only: no figure, no matplotlib")
-    output.add_argument("--json", **flag, help="one JSON object instead of the text summary")
-    output.add_argument("--quiet", **flag, help="no progress messages on stderr")
+    text(output, "--save", "PATH", "save the figure (png, pdf, svg, ...)")
+    flag(output, "--no-plot", "metrics only: no figure, no matplotlib")
+    flag(output, "--json", "one JSON object instead of the text summary")
+    flag(output, "--quiet", "no progress messages on stderr")
     return parser
 
 
 INITS = ("kmeans", "k-means++", "random", "random_from_data")  # scikit-learn's init_params
+
+
+def flag(group, name, help):
+    group.add_argument(name, action="store_true", help=help)
+
+
+def text(group, name, metavar, help):
+    group.add_argument(name, metavar=metavar, help=help)
+
+
+def number(group, name, kind, default, help, metavar="N"):
+    group.add_argument(name, type=kind, default=default, metavar=metavar, help=help)
 
 
 def validate(args):
