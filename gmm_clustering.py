@@ -2713,15 +2713,14 @@ def _fast_batch(text, pos, end, line, table):
             continue
         if X.shape != (n_lines, n_cols):
             return None  # blank lines skipped, quoted line breaks, ragged rows: line numbers lost
-        for j, cell in firsts.items():
-            table.first_text.setdefault(j, cell)
+        table.first_text = {**firsts, **table.first_text}  # earlier batches win
         if table.comma and labels:  # the labels lost their commas with the numbers
             labels = [row[table.label_j] for row in csv.reader(io.StringIO(batch), delimiter=d)]
         for j in list(table.text_cols):
             if np.count_nonzero(X[:, j].view(np.int64) == _TEXT_BITS) < n_lines / 2:
                 table.text_cols.discard(j)  # mostly numbers: numpy alone first next time
         block = X if table.wanted == list(range(n_cols)) else X[:, table.wanted]  # no copy
-        return block, labels, range(line + 1, line + 1 + n_lines), end, line + n_lines
+        return block, labels, np.arange(line + 1, line + 1 + n_lines), end, line + n_lines
     return None
 
 
@@ -2779,13 +2778,14 @@ def _csv_batch(text, pos, end, line, table):
 def _assemble(table, X, labels, lines, columns, notes, source):
     """The Dataset: the numeric (or named) columns, rows with a missing value dropped."""
     names, wanted, label_j = table.names, table.wanted, table.label_j
-    is_text = X.view(np.int64) == _TEXT_BITS
+    is_text = X.view(np.int64) == _TEXT_BITS if table.first_text else np.zeros(X.shape, bool)
     n_text, n_numbers = np.count_nonzero(is_text, axis=0), np.count_nonzero(~np.isnan(X), axis=0)
     numeric = [c for c, n in enumerate(n_numbers) if n and n >= n_text[c]]  # half with a value
     if table.comma:
         notes.append("decimal commas read as decimal points")
     for c, j in enumerate(wanted):
-        count, line, cell = n_text[c], lines[is_text[:, c].argmax()], table.first_text.get(j)
+        count, cell = n_text[c], table.first_text.get(j)
+        line = lines[is_text[:, c].argmax()] if count else 0
         if columns and c not in numeric:
             why = f"value {cell!r} on line {line}" if count else "it has no numbers"
             raise UsageError(
