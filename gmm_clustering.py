@@ -179,7 +179,10 @@ def e_step(model, X):
     """
     from scipy.special import logsumexp
 
-    log_joint = np.log(model.weights_) + component_log_densities(model, X)
+    try:
+        log_joint = np.log(model.weights_) + component_log_densities(model, X)
+    except (np.linalg.LinAlgError, ValueError):  # a component too flat for scipy's check
+        return model.score_samples(X), model.predict_proba(X)  # the same, by scikit-learn
     log_density = logsumexp(log_joint, axis=1)
     posteriors = np.exp(log_joint - log_density[:, None])
     far = ~np.isfinite(log_density)  # so far out that every density underflows to 0
@@ -292,11 +295,11 @@ def plot_clusters(ax, view):
     certainty = (view.confidence - chance) / (1 - chance) if chance < 1 else 1.0
     point_colors[:, 3] = 0.15 + 0.85 * np.clip(certainty, 0, 1)
     ax.scatter(view.X2[:, 0], view.X2[:, 1], c=point_colors, s=12, linewidths=0)
-    for j, (mu, cov, weight) in enumerate(zip(view.means2, view.covs2, view.weights)):
-        if weight < view.min_weight:  # a Bayesian component switched off: nothing to draw
-            continue
+    shown = np.flatnonzero(view.weights >= view.min_weight)  # Bayesian: switched-off ones not
+    for j in shown:
+        mu, cov = view.means2[j], view.covs2[j]
         for n_sigma, style in zip(ELLIPSE_SIGMAS, ("-", "--", ":")):
-            label = f"{n_sigma} sd" if j == 0 else None
+            label = f"{n_sigma} sd" if j == shown[0] else None
             ax.add_patch(ellipse(mu, cov, n_sigma, edgecolor=colors[j], ls=style, label=label))
     ax.scatter(
         *view.means2.T,
@@ -493,10 +496,13 @@ def check_fittable(data, args):
     # A full or shared covariance needs more rows than features; the sweep tries both.
     own_matrix = args.covariance_type in ("full", "tied") or args.select or args.report
     if own_matrix and d > 500:
+        why = "--select and --report try full covariances" if args.select or args.report else ""
         raise UsageError(
-            f"{data.source}: a full covariance over {d} features has "
-            f"{d * (d + 1) // 2:,} parameters; use --covariance-type diag or spherical"
+            f"{data.source}: a full covariance over {d} features has {d * (d + 1) // 2:,} "
+            f"parameters{why and '; ' + why}; use --covariance-type diag or spherical"
         )
+    if args.save and args.save.lower().endswith(".gif") and d < 2:
+        raise UsageError(f"--save {args.save}: the EM animation needs two or more features")
     check_memory(8 * n * d * (k + 4), f"{n:,} rows x {d} features x {k} components")
     if args.sample:
         check_memory(8 * args.sample * d * 3, f"--sample {args.sample:,} x {d} features")
@@ -663,6 +669,7 @@ def fit_bayesian(run):
         init_params=args.init,
         weight_concentration_prior_type="dirichlet_process",
         max_iter=500,
+        n_init=args.n_init,
         random_state=args.random_state,
     )
     model = fitted(model, run.data.X)
@@ -718,7 +725,7 @@ def step_sweep_beside(run):
 def step_parameters(run):
     """--parameters: means, covariances and the clusters-by-classes table, as mclust prints."""
     r, names = run.result, run.data.feature_names
-    for j, (w, mu, cov) in enumerate(zip(r["weights"], r["means"], r["covariances"])):
+    for j, (w, mu, cov) in enumerate(zip(r["weights"], r["means"], full_covariances(run.model))):
         say(run, f"Component {j} (weight {w:.3f}): mean " + ", ".join(f"{v:.4g}" for v in mu))
         for name, row in zip(names, cov):
             say(run, f"  covariance {name:>12.12}: " + " ".join(f"{v:11.4g}" for v in row))
@@ -1105,7 +1112,9 @@ def plot_criterion(ax, view):
         values = [math.nan if row[name] is None else row[name] for row in rows]
         ax.plot([row["n_components"] for row in rows], values, marker="o", label=cov)
     label = "selected" if view.run.args.select else "this model"
-    ax.plot(r["n_components"], r[name], label=label, zorder=5, **STAR)
+    if r.get("selection_star") is not None:
+        ax.plot(r["n_components"], r["selection_star"], label=label, zorder=5, **STAR)
+    ax.xaxis.get_major_locator().set_params(integer=True)
     titled(
         ax,
         f"{name.upper()} by number of components (lower is better)",
@@ -1142,7 +1151,9 @@ def plot_density(ax, view):
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
     grid = np.c_[gx.ravel(), gy.ravel()]
     parts = zip(view.weights, view.means2, view.covs2)
-    density = sum(w * multivariate_normal(mu, cov).pdf(grid) for w, mu, cov in parts)
+    density = sum(
+        w * multivariate_normal(mu, cov, allow_singular=True).pdf(grid) for w, mu, cov in parts
+    )
     z = np.log(np.maximum(density, 1e-300)).reshape(gx.shape)
     levels = np.linspace(max(z.min(), z.max() - 12), z.max(), 13)
     cs = ax.contourf(gx, gy, z, levels=levels, cmap="Blues", extend="min")
@@ -1406,7 +1417,7 @@ def gif_writer():
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):  # one line and exit 2, instead of usage + message
-        if "expected one argument" in message:  # e.g. --predict -6,-6
+        if "--predict: expected one argument" in message:  # --predict -6,-6
             message += " (a value that starts with '-' is written with '=': --predict=-6,-6)"
         raise UsageError(f"{message}; see --help")
 
@@ -1575,6 +1586,11 @@ def validate(args):
             "--select and --bayesian are two ways of choosing k; use one",
         ),
         (
+            args.select and args.n_components,
+            "--select chooses the number of components: drop --n-components",
+        ),
+        (args.select and args.init != "kmeans", "--select makes its own starts: drop --init"),
+        (
             args.trace and (args.select or args.bayesian),
             "--trace follows one GaussianMixture fit: not with --select or --bayesian",
         ),
@@ -1660,18 +1676,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `... --json | head -c 100`: the reader left early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
-    except OSError as exc:  # standard output on a full disk, and the like
+    except OutputLost as exc:  # standard output on a full disk, and the like
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush
-        return fail(f"cannot write the output ({exc.strerror or exc})", 1)
+        return fail(f"cannot write the output ({exc})", 1)
     except Exception as exc:  # noqa: BLE001  (a bug of ours: one line, never a traceback)
-        where = exc.__traceback__
-        while where.tb_next:
-            where = where.tb_next
+        frame, line = exc.__traceback__, 0
+        while frame:  # the innermost line of this file
+            if frame.tb_frame.f_code.co_filename == __file__:
+                line = frame.tb_lineno
+            frame = frame.tb_next
         return fail(
             f"internal error ({type(exc).__name__}: {' '.join(str(exc).split())[:300]}, "
-            f"line {where.tb_lineno}); please report it",
+            f"gmm_clustering.py line {line}); please report it",
             1,
         )
+
+
+class OutputLost(Exception):
+    """Standard output could not be written: exit 1."""
 
 
 def fail(message, status):
@@ -1694,11 +1716,14 @@ def run_and_print(argv):
     public = {
         k: v
         for k, v in result.items()
-        if k not in ("figure_note", "step_lines", "selection_lines", "data_notes")
+        if k not in ("figure_note", "step_lines", "selection_star", "selection_lines", "data_notes")
     }
     public["notes"] = result["data_notes"]
     text = json.dumps(finite(public), allow_nan=False) if args.json else format_summary(result)
-    print(text, flush=True)
+    try:
+        print(text, flush=True)
+    except OSError as exc:
+        raise OutputLost(exc.strerror or exc) from None
     if run.extra.get("show") is not None:  # a window: after the summary, until it is closed
         import matplotlib.pyplot as plt
 
@@ -1753,8 +1778,8 @@ LOG_2PI = math.log(2 * math.pi)
 
 def select_step(run, choose):
     """Fit every candidate; with ``choose``, return the best as the model (--select)."""
-    args, X = run.args, run.data.X
-    n = len(X)
+    args, X, result = run.args, run.data.X, run.result
+    n, name = len(X), args.criterion.upper()
     max_k = min(args.max_components, max(1, n // 2))
     if max_k < args.max_components:
         say(
@@ -1762,85 +1787,80 @@ def select_step(run, choose):
             f"Note: --max-components capped at {max_k}: {n} rows hold at most {max_k} "
             "components of two points",
         )
-    criterion = args.criterion
     rows, model, sample = select_model(
-        X, max_k, criterion, args.n_init, args.random_state, args.progress, choose
+        X, max_k, args.criterion, args.n_init, args.random_state, args.progress, choose
     )
-    valid = [row for row in rows if not row["rejected"]]
-    best = min(valid, key=lambda row: row[criterion])
-    key = (best["n_components"], best["covariance_type"])
-    if not choose:
-        model = run.model
-        mine = next(
-            (
-                row
-                for row in rows
-                if (row["n_components"], row["covariance_type"])
-                == (model.n_components, model.covariance_type)
-            ),
-            None,
-        )
-    result = run.result
+    model = model or run.model
+    key = (model.n_components, model.covariance_type)
+    mine = next((r for r in rows if (r["n_components"], r["covariance_type"]) == key), None)
+    if choose or sample is not None:  # the model marked at its own row (the curves' data)
+        result["selection_star"] = mine and mine[args.criterion]
+    elif mine is None:  # --report, a k beyond the sweep
+        result["selection_star"] = result[args.criterion]
+    else:  # --report: this fit is one more start of its own candidate
+        if not result["degenerate"] and (
+            mine["rejected"] or mine["log_likelihood"] < result["log_likelihood"]
+        ):
+            mine.update(
+                {c: result[c] for c in ("bic", "aic", "icl", "log_likelihood")},
+                rejected=False,
+                reason=None,
+            )
+        elif mine[args.criterion] is not None and mine[args.criterion] < result[args.criterion] - 1:
+            say(
+                run,
+                f"Note: the sweep found a better optimum of this same model: {name} "
+                f"{mine[args.criterion]:.3f} (this fit {result[args.criterion]:.3f})",
+            )
+        result["selection_star"] = result[args.criterion]
+    valid = [r for r in rows if not r["rejected"]]
+    best = min(valid, key=lambda r: r[args.criterion])
+    on_sample = (
+        f" (on a random sample of {SELECT_MAX_SAMPLES:,} points)" if sample is not None else ""
+    )
     result.update(
         selection=rows,
-        criterion=criterion,
+        criterion=args.criterion,
         selection_sample_size=None if sample is None else SELECT_MAX_SAMPLES,
         selection_at_edge=max_k > 1 and best["n_components"] == max_k,
         selection_best={
             "covariance_type": best["covariance_type"],
             "n_components": best["n_components"],
-            criterion: best[criterion],
+            args.criterion: best[args.criterion],
         },
     )
-    name = criterion.upper()
     if choose:
-        lines = [
-            f"Model selection by {name} (lower is better) over {len(rows)} candidates"
-            + (
-                f", fitted on a random sample of {SELECT_MAX_SAMPLES:,} points"
-                if sample is not None
-                else ""
-            )
-            + ":",
-            f"  {'covariance':<10} {'k':>3} {'BIC':>12} {'AIC':>12} {'ICL':>12}",
-        ]
-        for row in sorted(valid, key=lambda row: row[criterion])[:5]:
-            lines.append(
-                f"  {row['covariance_type']:<10} {row['n_components']:>3} {row['bic']:>12.3f} "
-                f"{row['aic']:>12.3f} {row['icl']:>12.3f}"
-            )
-        rejected = [f"{r['covariance_type']} k={r['n_components']}" for r in rows if r["rejected"]]
-        if rejected:
-            lines.append("  rejected as degenerate: " + ", ".join(rejected))
-        lines.append(f"Selected: {best['covariance_type']} with {best['n_components']} components")
-        result["selection_lines"] = lines
-        run.panels.append("criterion")
-    else:
-        if mine is None:
-            pass  # this k is beyond the sweep: the star stands alone
-        elif (
-            sample is None
-            and not result["degenerate"]
-            and (mine["rejected"] or mine["log_likelihood"] < result["log_likelihood"])
-        ):
-            for c in ("bic", "aic", "icl", "log_likelihood"):  # this fit is a start of its own
-                mine[c] = result[c]
-            mine.update(rejected=False, reason=None)
-        elif mine[criterion] is not None and mine[criterion] < result[criterion] - 1:
-            say(
-                run,
-                f"Note: the sweep found a better optimum of this same model: {name} "
-                f"{mine[criterion]:.3f} (this fit {result[criterion]:.3f}); --select uses it",
-            )
-        if key != (model.n_components, model.covariance_type):
-            say(
-                run,
-                f"{name} prefers {best['covariance_type']} with {best['n_components']} "
-                f"components ({name} {best[criterion]:.3f}; this model {result[criterion]:.3f})",
-            )
+        result["selection_lines"] = selection_table(rows, valid, best, name, on_sample)
+    elif (best["n_components"], best["covariance_type"]) != key and mine is not None:
+        say(
+            run,
+            f"{name} prefers {best['covariance_type']} with {best['n_components']} components"
+            f"{on_sample} ({name} {best[args.criterion]:.3f}; this model "
+            f"{mine[args.criterion] if mine[args.criterion] is not None else math.nan:.3f})",
+        )
+    run.panels.append("criterion")
     if result["selection_at_edge"]:
         say(run, f"Note: the best k is the largest tried ({max_k}); try a larger --max-components")
     return model
+
+
+def selection_table(rows, valid, best, name, on_sample):
+    """The text of --select: the five best candidates, the rejected ones, the choice."""
+    criterion = name.lower()
+    lines = [
+        f"Model selection by {name} (lower is better) over {len(rows)} candidates{on_sample}:",
+        f"  {'covariance':<10} {'k':>3} {'BIC':>12} {'AIC':>12} {'ICL':>12}",
+    ]
+    for r in sorted(valid, key=lambda r: r[criterion])[:5]:
+        lines.append(
+            f"  {r['covariance_type']:<10} {r['n_components']:>3} {r['bic']:>12.3f} "
+            f"{r['aic']:>12.3f} {r['icl']:>12.3f}"
+        )
+    rejected = [f"{r['covariance_type']} k={r['n_components']}" for r in rows if r["rejected"]]
+    if rejected:
+        lines.append("  rejected as degenerate: " + ", ".join(rejected))
+    lines.append(f"Selected: {best['covariance_type']} with {best['n_components']} components")
+    return lines
 
 
 def select_model(X, max_k, criterion, n_init, random_state, progress=None, choose=True):
@@ -2170,10 +2190,11 @@ def start_parameters(X, k, cov, init, seed):
         else:
             chosen = kmeans_plusplus(X, k, random_state=rng)[1]
         resp[chosen, np.arange(k)] = 1
-    XX = (X[:, :, None] * X[:, None, :]).reshape(n, -1)
-    weights, means, covs = m_step(X, XX, resp[None], cov)
-    weights = weights[0] / weights[0].sum()
-    return weights, means[0], covs[0]
+    center = X.mean(axis=0)  # the second moments of centred data keep their precision
+    Xc = X - center
+    XX = (Xc[:, :, None] * Xc[:, None, :]).reshape(n, -1)
+    weights, means, covs = m_step(Xc, XX, resp[None], cov)
+    return weights[0] / weights[0].sum(), means[0] + center, covs[0]
 
 
 def rounding_variance(X):
@@ -2366,16 +2387,12 @@ def check_outputs(args):
                     f"{option} {path}: is a device, FIFO or socket, not a file; "
                     f"choose another path{where}"
                 )
-            if (
-                args.csv not in (None, "-")
-                and os.path.exists(args.csv)
-                and os.path.samefile(path, args.csv)
-            ):
+            if os.path.exists(path) and is_input(path, args.csv):
                 raise UsageError(
                     f"{option} {path} is the input file ({args.csv}); choose another path{where}"
                 )
             for other_option, other in seen:
-                if os.path.lexists(other) and os.path.samefile(path, other):
+                if os.path.exists(path) and os.path.exists(other) and os.path.samefile(path, other):
                     raise UsageError(
                         f"{option} {path} is the same file as {other_option} {other}; "
                         "choose two paths"
@@ -2392,6 +2409,16 @@ def check_outputs(args):
                 f"{option} {path}: cannot write in {folder} ({exc.strerror}){where}"
             ) from None
         seen.append((option, path))
+
+
+def is_input(path, csv_path):
+    """Whether ``path`` is the --csv file, by any name (standard input: the file behind it)."""
+    if csv_path is None:
+        return False
+    if csv_path == "-":
+        stdin = os.fstat(0)
+        return stat.S_ISREG(stdin.st_mode) and os.path.samestat(stdin, os.stat(path))
+    return os.path.exists(csv_path) and os.path.samefile(path, csv_path)
 
 
 def write_atomically(path, write, text=True):
@@ -2696,8 +2723,14 @@ def _fast_batch(text, pos, end, line, table):
         rows = io.StringIO(padded)
         try:
             X = np.loadtxt(
-                rows, delimiter=d, quotechar='"', comments=None, ndmin=2, converters=readers
-            )
+                rows,
+                delimiter=d,
+                quotechar='"',
+                comments=None,
+                ndmin=2,
+                converters=readers,
+                encoding=None,
+            )  # str, not bytes, before numpy 2
         except ValueError as exc:
             cell, j = _numpy_failure(exc)
             if j not in table.wanted:
