@@ -1346,32 +1346,26 @@ def show_or_save(run):
     import matplotlib.pyplot as plt
 
     args, result = run.args, run.result
-    fig = build_figure(run)
+    path = args.figure_path
+    if path is not None and path.lower().endswith(".gif"):  # --trace: the animation alone
+        fig, ax = plt.subplots(figsize=(6.4, 5.4), layout="constrained")
+        write = lambda f: animate_em(run, ax).save(f, writer=gif_writer(), dpi=72)
+    else:
+        fig = build_figure(run)
+        write = lambda f: fig.savefig(f, format=os.path.splitext(path)[1][1:].lower(), dpi=100)
     if fig.canvas.manager is not None:  # the window's title names the run
         name = f"{result['source']}, {result['covariance_type']}, k={result['n_components']}"
         fig.canvas.manager.set_window_title(f"gmm_clustering: {name}")
-    path = args.figure_path
     if path is None:  # a window, shrunk to fit a 1366 x 768 screen (saved files keep their size)
         width, height = fig.get_size_inches()
-        fig.set_size_inches(
-            width * min(1, 13 / width, 6.8 / height), height * min(1, 13 / width, 6.8 / height)
-        )
+        shrink = min(1, 13 / width, 6.8 / height)
+        fig.set_size_inches(width * shrink, height * shrink)
         if "em_ax" in run.extra:  # --trace: in a window the EM steps play
             run.extra["em_ax"].clear()
             run.extra["animation"] = animate_em(run, run.extra["em_ax"])
         run.extra["show"] = fig  # shown once the summary is printed
         return
-    if path.lower().endswith(".gif"):  # --trace: the animation alone
-        plt.close(fig)
-        if run.data.X.shape[1] < 2:
-            raise UsageError(f"--save {path}: the EM animation needs two or more features")
-        fig, ax = plt.subplots(figsize=(6.4, 5.4), layout="constrained")
-        write_atomically(
-            path, lambda f: animate_em(run, ax).save(f, writer=gif_writer(), dpi=72), text=False
-        )
-    else:
-        fmt = os.path.splitext(path)[1].lstrip(".").lower()
-        write_atomically(path, lambda f: fig.savefig(f, format=fmt, dpi=100), text=False)
+    write_atomically(path, write, text=False)
     plt.close(fig)
     result["figure"] = os.path.abspath(path)
     if not args.save:
