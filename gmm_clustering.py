@@ -173,22 +173,22 @@ def fit_gmm(X, n_components, covariance_type, n_init, random_state, init_params=
 def e_step(model, X):
     """Bayes' rule, the E-step: the posterior of each component for each point.
 
-    p(k | x) = w_k N(x | mu_k, S_k) / sum_j w_j N(x | mu_j, S_j).  Computed in
-    logs so that far-away points neither underflow nor give NaN.  Returns the
-    log-density of each point (log of the denominator) and the posteriors.
+    p(k | x) = w_k N(x | mu_k, S_k) / sum_j w_j N(x | mu_j, S_j).  Returns the
+    log-density of each point (the log of the denominator) and the posteriors.
     """
-    from scipy.special import logsumexp
-
     try:
         log_joint = np.log(model.weights_) + component_log_densities(model, X)
     except (np.linalg.LinAlgError, ValueError):  # a component too flat for scipy's check
         return model.score_samples(X), model.predict_proba(X)  # the same, by scikit-learn
-    log_density = logsumexp(log_joint, axis=1)
-    posteriors = np.exp(log_joint - log_density[:, None])
-    far = ~np.isfinite(log_density)  # so far out that every density underflows to 0
+    top = log_joint.max(axis=1, keepdims=True)  # taken out first, so exp cannot underflow to 0
+    far = ~np.isfinite(top[:, 0])  # ... unless every density underflows (a point far away)
+    top[far] = 0
+    joint = np.exp(log_joint - top)  # w_k N(x | k), divided by the largest
+    evidence = joint.sum(axis=1, keepdims=True)  # sum_j w_j N(x | j), divided likewise
+    posteriors = joint / np.where(far[:, None], 1, evidence)
     if far.any():
         posteriors[far] = nearest_component(model, X[far])
-    return log_density, posteriors
+    return np.log(evidence[:, 0]) + top[:, 0], posteriors
 
 
 def component_log_densities(model, X):
@@ -545,6 +545,8 @@ def collinear_column(X):
     """The index of a column that the others determine exactly, or None."""
     from scipy.linalg import qr
 
+    if len(X) > 20_000:  # columns that the others determine do so on any rows
+        X = X[np.random.RandomState(0).choice(len(X), 20_000, replace=False)]
     Z = X / np.ptp(X, axis=0)
     Z = (Z - Z.mean(axis=0)) / Z.std(axis=0)
     _, R, order = qr(Z, mode="economic", pivoting=True)
@@ -905,8 +907,8 @@ def confusion_table(labels, y, n_components, class_names):
     from scipy.optimize import linear_sum_assignment
 
     n_classes = int(y.max()) + 1
-    table = np.zeros((n_components, n_classes), dtype=int)
-    np.add.at(table, (labels, y), 1)
+    counts = np.bincount(labels * n_classes + y, minlength=n_components * n_classes)
+    table = counts.reshape(n_components, n_classes)
     rows, cols = linear_sum_assignment(-table)
     order = list(rows[np.argsort(cols)]) + [c for c in range(n_components) if c not in rows]
     return {
@@ -1298,7 +1300,10 @@ def build_figure(run):
     ncols = min(len(names), 3) or 1
     nrows = math.ceil(len(names) / ncols)
     size = (max(6.4 * ncols, 3.2 * len(pairs)), 5.4 * nrows + 3.2 * len(pairs))
-    fig = plt.figure(figsize=size, layout="constrained")
+    one_panel = len(names) == 1 and not pairs  # fixed margins: no second layout pass
+    fig = plt.figure(figsize=size, layout=None if one_panel else "constrained")
+    if one_panel:
+        fig.subplots_adjust(left=0.11, right=0.97, bottom=0.1, top=0.83 if d > 1 else 0.88)
     top = bottom = fig
     if pairs and names:
         top, bottom = fig.subfigures(2, 1, height_ratios=[3.2 * len(pairs), 5.4 * nrows])
