@@ -210,8 +210,6 @@ def measure(model, data, log_density, posteriors, args):
     """The numbers the summary prints about the fitted mixture."""
     X, (n, d) = data.X, data.X.shape
     labels = posteriors.argmax(axis=1)
-    total = float(log_density.sum())
-    p = n_parameters(model.n_components, d, model.covariance_type)
     certainty = posteriors.max(axis=1)
     metrics = {
         "n_samples": n,
@@ -220,15 +218,11 @@ def measure(model, data, log_density, posteriors, args):
         "covariance_type": model.covariance_type,
         "converged": bool(model.converged_),
         "n_iter": int(model.n_iter_),
-        "log_likelihood": total / n,  # scikit-learn's score(X): the mean per point
+        **criteria(
+            float(log_density.sum()), certainty, model.n_components, d, model.covariance_type
+        ),
         "silhouette": None,
         "silhouette_sample_size": None,
-        "bic": -2 * total + p * math.log(n),  # lower is better
-        "aic": -2 * total + 2 * p,
-        # ICL: BIC plus a penalty for points that sit between components (mclust's).
-        "icl": -2 * total
-        + p * math.log(n)
-        - 2 * float(np.log(np.maximum(certainty, 1e-300)).sum()),
         "uncertain": int((certainty < UNCERTAIN_BELOW).sum()),
         "uncertain_threshold": UNCERTAIN_BELOW,
         "cluster_sizes": np.bincount(labels, minlength=model.n_components).tolist(),
@@ -261,6 +255,19 @@ def silhouette(X, labels, random_state):
     with config_context(working_memory=64):  # bounds the pairwise-distance chunks (MiB)
         score = silhouette_score(X, labels, sample_size=size, random_state=random_state)
     return float(score), size
+
+
+def criteria(total_log_likelihood, certainty, n_components, n_features, covariance_type):
+    """Mean log-likelihood, BIC, AIC and ICL, in scikit-learn's sign (lower is better).
+
+    BIC and AIC are -2 log L + a penalty for the p free parameters.  ICL (mclust's)
+    adds -2 sum_i log(max_k p(k | x_i)): a penalty for points between components.
+    """
+    n, log_l = len(certainty), total_log_likelihood
+    p = n_parameters(n_components, n_features, covariance_type)
+    bic = -2 * log_l + p * math.log(n)
+    icl = bic - 2 * float(np.log(np.maximum(certainty, 1e-300)).sum())
+    return {"log_likelihood": log_l / n, "bic": bic, "aic": -2 * log_l + 2 * p, "icl": icl}
 
 
 def n_parameters(n_components, n_features, covariance_type):
@@ -522,13 +529,16 @@ def check_fittable(data, args):
                 f"the data has {d} features ({', '.join(names)})"
             )
     spread = np.ptp(X, axis=0)
-    for j in np.flatnonzero(spread == 0):
+    if (spread == 0).any():
+        j = int(np.argmax(spread == 0))
         raise UsageError(
             f"{data.source}: column {names[j]!r} is constant ({X[0, j]:g}); it "
             "makes every covariance singular: leave it out with --columns"
         )
     sd = spread * (X / spread).std(axis=0)  # without squaring tiny or huge numbers
-    for j in np.flatnonzero(((sd < 1e-2) | (np.abs(X).max(axis=0) > 1e150)) & (not args.scale)):
+    extreme = ((sd < 1e-2) | (np.abs(X).max(axis=0) > 1e150)) & (not args.scale)
+    if extreme.any():
+        j = int(np.argmax(extreme))
         raise UsageError(
             f"{data.source}: column {names[j]!r} has sd {sd[j]:.3g}, a scale on which "
             "EM's regularisation (1e-6) or floating point fails; add --scale"
@@ -1884,14 +1894,10 @@ def select_model(X, max_k, criterion, n_init, random_state, progress=None, choos
         return rows, None, sample
     model = sweep.model((best["n_components"], best["covariance_type"]), X, random_state)
     if sample is None:  # the winner's row: its values after the final EM steps
+        certainty = model.predict_proba(X).max(axis=1)
         total = float(model.score(X)) * len(X)
-        p = n_parameters(model.n_components, X.shape[1], model.covariance_type)
-        certainty = np.log(np.maximum(model.predict_proba(X).max(axis=1), 1e-300)).sum()
         best.update(
-            log_likelihood=total / len(X),
-            bic=-2 * total + p * math.log(len(X)),
-            aic=-2 * total + 2 * p,
-            icl=-2 * total + p * math.log(len(X)) - 2 * certainty,
+            criteria(total, certainty, model.n_components, X.shape[1], model.covariance_type)
         )
     return rows, model, sample
 
@@ -2002,14 +2008,7 @@ class Sweep:
                     else self.rejected.get((k, cov), "a covariance became singular"),
                 }
                 if fit:
-                    p, total = n_parameters(k, d, cov), fit["ll"] * n
-                    certainty = np.log(np.maximum(fit["resp"].max(axis=1), 1e-300)).sum()
-                    row.update(
-                        bic=-2 * total + p * math.log(n),
-                        aic=-2 * total + 2 * p,
-                        icl=-2 * total + p * math.log(n) - 2 * certainty,
-                        log_likelihood=fit["ll"],
-                    )
+                    row.update(criteria(fit["ll"] * n, fit["resp"].max(axis=1), k, d, cov))
                 rows.append(row)
         return rows
 
