@@ -96,7 +96,7 @@ def lesson(args) -> Run:
     check_fittable(data, args)
     run = Run(args=args, data=data, result=describe_data(data, args))
 
-    run.model = fit_model(run)  # 2. EM: GaussianMixture(...).fit(X), or --select
+    run.model = fit_model(run)  # 2. EM: fit_gmm below, unless an option fits another way
     run.log_density, run.posteriors = e_step(run.model, data.X)  # 3. soft assignments
     run.labels = run.posteriors.argmax(axis=1)  # hard assignment: the likeliest component
     run.result.update(measure(run.model, data, run.log_density, run.posteriors, args))
@@ -157,7 +157,14 @@ def make_blob_data(n_samples, centers, n_features, cluster_std, random_state):
 
 
 def fit_gmm(X, n_components, covariance_type, n_init, random_state, init_params="kmeans"):
-    """EM for a Gaussian mixture: scikit-learn's ``GaussianMixture``, run to convergence."""
+    """EM for a Gaussian mixture: scikit-learn's ``GaussianMixture``.
+
+    EM starts from a partition (k-means by default), then alternates the E-step
+    (each point's posterior for each component, ``e_step`` below) and the M-step
+    (each component's weight, mean and covariance re-estimated from those
+    posteriors) until the mean log-likelihood gains less than ``tol`` (1e-3)
+    in an iteration.  ``fitted`` turns a failed fit into one line.
+    """
     from sklearn.mixture import GaussianMixture
 
     model = GaussianMixture(
