@@ -316,7 +316,7 @@ def plot_clusters(ax, view):
             label = f"{n_sigma} sd" if j == shown[0] else None
             ax.add_patch(ellipse(mu, cov, n_sigma, edgecolor=colors[j], ls=style, label=label))
     ax.scatter(
-        *view.means2.T,
+        *view.means2[shown].T,
         marker="X",
         s=120,
         c="black",
