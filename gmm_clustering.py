@@ -720,7 +720,8 @@ def warn_if_degenerate(run, model):
     )
     if reason:
         run.result.setdefault("warnings", []).append(
-            f"the fit is degenerate: {reason}; use fewer components, --select or --scale"
+            f"the fit is degenerate: {reason}; use fewer components or --select"
+            + ("" if run.args.scale else ", or --scale")
         )
     return reason
 
@@ -1622,10 +1623,6 @@ def validate(args):
             blobs and (args.n_components or 0) > args.n_samples,
             f"--n-components {args.n_components} exceeds --n-samples {args.n_samples}; use fewer components or more samples",
         ),
-        (
-            (args.select or args.report) and blobs and args.max_components > args.n_samples,
-            f"--max-components {args.max_components} exceeds --n-samples {args.n_samples}; use a smaller --max-components",
-        ),
     ]
     for broken, message in rules:
         if broken:
@@ -1798,11 +1795,9 @@ def select_step(run, choose):
     n, name = len(X), args.criterion.upper()
     max_k = min(args.max_components, max(1, n // 2))
     if max_k < args.max_components:
-        say(
-            run,
-            f"Note: --max-components capped at {max_k}: {n} rows hold at most {max_k} "
-            "components of two points",
-        )
+        note = f"--max-components capped at {max_k}: {n} rows hold at most {max_k} components of two points"
+        say(run, f"Note: {note}")
+        result["data_notes"].append(note)
     rows, model, sample = select_model(
         X, max_k, args.criterion, args.n_init, args.random_state, args.progress, choose
     )
@@ -1830,7 +1825,7 @@ def select_step(run, choose):
             )
         result["selection_star"] = result[args.criterion]
     valid = [r for r in rows if not r["rejected"]]
-    best = min(valid, key=lambda r: r[args.criterion])
+    best = mine if choose else min(valid, key=lambda r: r[args.criterion])  # ties: the model's
     on_sample = (
         f" (on a random sample of {SELECT_MAX_SAMPLES:,} points)" if sample is not None else ""
     )
@@ -1847,12 +1842,14 @@ def select_step(run, choose):
     )
     if choose:
         result["selection_lines"] = selection_table(rows, valid, best, name, on_sample)
-    elif (best["n_components"], best["covariance_type"]) != key and mine is not None:
+    elif (best["n_components"], best["covariance_type"]) != key and result[
+        "selection_star"
+    ] is not None:
         say(
             run,
             f"{name} prefers {best['covariance_type']} with {best['n_components']} components"
             f"{on_sample} ({name} {best[args.criterion]:.3f}; this model "
-            f"{mine[args.criterion] if mine[args.criterion] is not None else math.nan:.3f})",
+            f"{result['selection_star']:.3f})",
         )
     run.panels.append("criterion")
     if result["selection_at_edge"]:

@@ -439,7 +439,7 @@ def test_singular_csv_is_one_line(capsys, tmp_path, no_fitting, make, extra, mes
     ("extra", "message"),
     [
         ([], "2 usable rows for 2 features and 2 components"),
-        (["--report"], "--max-components 10 exceeds --n-samples 2"),
+        (["--report"], "2 usable rows for 2 features and 2 components"),
         (["--report", "--max-components", "1"], "2 usable rows for 2 features and 2 components"),
         (["--select", "--max-components", "1"], "2 usable rows for 2 features and 1 components"),
     ],
