@@ -47,6 +47,7 @@ if __name__ == "__main__":  # Ctrl-C while the libraries load: a quiet exit, not
 import argparse
 import ast
 import codecs
+import contextlib
 import csv
 import functools
 import io
@@ -1785,7 +1786,8 @@ def progress(enabled):
 REG_COVAR = 1e-6  # scikit-learn's default, added to every variance
 SELECT_TOL = 1e-5  # relative change of the log-likelihood that ends EM (mclust's rule)
 SELECT_MAX_ITER = 1000
-SELECT_MAX_SAMPLES = 4_000  # candidates are fitted on a random sample above this
+SELECT_MAX_SAMPLES = 4_000
+PARALLEL_MIN_WORK = 2_000  # rows x largest k below which one core is faster  # candidates are fitted on a random sample above this
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -1886,7 +1888,9 @@ def select_model(X, max_k, criterion, n_init, random_state, progress=None, choos
     if len(X) > SELECT_MAX_SAMPLES:
         rng = np.random.RandomState(random_state)
         sample = np.sort(rng.choice(len(X), SELECT_MAX_SAMPLES, replace=False))
-    sweep = Sweep(X if sample is None else X[sample], max_k, random_state, n_init, progress)
+    X_sweep = X if sample is None else X[sample]
+    with worker_pool(len(X_sweep) * max_k) as pool:
+        sweep = Sweep(X_sweep, max_k, random_state, n_init, progress, pool)
     rows = sweep.rows()
     valid = [row for row in rows if not row["rejected"]]
     if not valid:
@@ -1909,7 +1913,7 @@ def select_model(X, max_k, criterion, n_init, random_state, progress=None, choos
 class Sweep:
     """The best valid fit of every (k, covariance type) from many starts; see the section."""
 
-    def __init__(self, X, max_k, random_state, n_kmeans=1, progress=None):
+    def __init__(self, X, max_k, random_state, n_kmeans=1, progress=None, pool=None):
         from scipy.cluster.hierarchy import fcluster, linkage
         from sklearn.cluster import KMeans
 
@@ -1917,6 +1921,7 @@ class Sweep:
         self.X = X = X - self.center  # EM is translation-equivariant; centring keeps precision
         self.noise = rounding_variance(X)
         self.best, self.tried, self.rejected, self.known = {}, {}, {}, {}
+        self.pool = pool
         whitened = whiten(X)
         tree = linkage(whitened, method="ward")
         for k in range(1, max_k + 1):
@@ -1950,40 +1955,37 @@ class Sweep:
         return self.best[k, cov]["resp"].argmax(axis=1)
 
     def run_all(self, k, starts):
-        for cov in COVARIANCE_TYPES:
-            self.run(k, cov, starts)
+        self.run_types(k, starts)
         # Each covariance type's best partition is a start for the others.
-        seeds = [self.partition(k, cov) for cov in COVARIANCE_TYPES if self.best.get((k, cov))]
-        for cov in COVARIANCE_TYPES:
-            self.run(k, cov, seeds)
+        self.run_types(
+            k, [self.partition(k, cov) for cov in COVARIANCE_TYPES if self.best.get((k, cov))]
+        )
 
-    def run(self, k, cov, partitions):
-        """EM from every partition not tried before for this candidate; keep the best valid fit."""
-        tried = self.tried.setdefault((k, cov), set())
-        new = {}
-        for labels in partitions:
-            key = partition_key(labels)
-            if len(np.unique(labels)) == k and key not in tried:
-                new[key] = labels
-        tried.update(new)
-        if not new:
-            return
-        resp = np.stack([np.eye(k)[labels] for labels in new.values()])
-        known = self.known.setdefault((k, cov), {})
-        try:
-            fits = em(self.X, resp, cov, known)
-        except np.linalg.LinAlgError:  # a covariance turned singular: run them one by one
-            fits = []
-            for one in resp:
-                try:
-                    fits += em(self.X, one[None], cov, known)
-                except np.linalg.LinAlgError:
-                    self.best.setdefault((k, cov), None)
+    def run_types(self, k, partitions):
+        """EM from every partition not tried before, for the four types (on both cores)."""
+        jobs = []
+        for cov in COVARIANCE_TYPES:
+            tried = self.tried.setdefault((k, cov), set())
+            new = {partition_key(p): p for p in partitions if len(np.unique(p)) == k}
+            new = {key: p for key, p in new.items() if key not in tried}
+            tried.update(new)
+            if new:
+                resp = np.stack([np.eye(k)[labels] for labels in new.values()])
+                jobs.append((cov, (self.X, resp, cov, self.known.setdefault((k, cov), {}))))
+        tasks = [task for _, task in jobs]
+        results = self.pool.map(em_each, tasks) if self.pool else map(em_each, tasks)
+        for (cov, _), fits in zip(jobs, results):
+            self.record(k, cov, fits)
+
+    def record(self, k, cov, fits):
+        """Keep the best valid fit of the candidate; remember where each start went."""
+        tried, known = self.tried[k, cov], self.known[k, cov]
+        self.best.setdefault((k, cov), None)
         for fit in fits:
             key = partition_key(fit["resp"].argmax(axis=1))
             tried.add(key)  # where EM went: no start from there again
             known[key] = max(known.get(key, -np.inf), fit["ll"])
-            current = self.best.get((k, cov))
+            current = self.best[k, cov]
             if current is None or fit["ll"] > current["ll"]:
                 covs = expand_covariances(fit["covs"], cov, k, self.X.shape[1])
                 fit["reason"] = degeneracy(fit["weights"], covs, len(self.X), self.noise, cov)
@@ -2034,6 +2036,41 @@ class Sweep:
             random_state=random_state,
         )
         return fitted(model, X)
+
+
+def em_each(task):
+    """``em`` for a batch of starts; one by one when a covariance turns singular."""
+    X, resp, cov, known = task
+    try:
+        return em(X, resp, cov, known)
+    except np.linalg.LinAlgError:
+        fits = []
+        for one in resp:
+            try:
+                fits += em(X, one[None], cov, known)
+            except np.linalg.LinAlgError:
+                pass
+        return fits
+
+
+@contextlib.contextmanager
+def worker_pool(work):
+    """Two worker processes for the sweep where that pays, forked (they start in
+    milliseconds, with the libraries loaded); none elsewhere.  Ctrl-C: they ignore
+    it, and the parent ends them."""
+    if work < PARALLEL_MIN_WORK or (os.cpu_count() or 1) < 2 or sys.platform != "linux":
+        yield None
+        return
+    import multiprocessing
+
+    pool = multiprocessing.get_context("fork").Pool(
+        2, signal.signal, (signal.SIGINT, signal.SIG_IGN)
+    )
+    try:
+        yield pool
+    finally:
+        pool.terminate()
+        pool.join()
 
 
 def whiten(X):
