@@ -100,7 +100,7 @@ def lesson(args) -> Run:
     run.model = fit_model(run)  # 2. EM: fit_gmm below, unless an option fits another way
     run.log_density, run.posteriors = e_step(run.model, data.X)  # 3. soft assignments
     run.labels = run.posteriors.argmax(axis=1)  # hard assignment: the likeliest component
-    run.result.update(measure(run.model, data, run.log_density, run.posteriors, args))
+    run.result.update(measure(run.model, data, run.log_density, run.posteriors, run.labels, args))
 
     for name, wanted, step in STEPS:  # 4. whatever else was asked for
         if wanted(args):
@@ -121,7 +121,7 @@ class Dataset:
     dropped_rows: int = 0
     skipped_columns: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # one-line remarks on how it was read
-    scaler: object = None  # the fitted StandardScaler under --scale
+    scaler: object = None  # under --scale: the fitted scaler (ends in a StandardScaler)
     same_units: bool = False  # whether the axes share units (equal aspect on the plot)
 
 
@@ -214,10 +214,9 @@ def component_log_densities(model, X):
     )
 
 
-def measure(model, data, log_density, posteriors, args):
+def measure(model, data, log_density, posteriors, labels, args):
     """The numbers the summary prints about the fitted mixture."""
     X, (n, d) = data.X, data.X.shape
-    labels = posteriors.argmax(axis=1)
     certainty = posteriors.max(axis=1)
     metrics = {
         "n_samples": n,
@@ -1006,7 +1005,7 @@ def view_of(run, center, W, xlabel, ylabel, equal, subset):
     return view
 
 
-def make_views(run):
+def make_views(run, with_pairs=True):
     """The main view (data, or principal components) and, for 3 to 6 features, the pairs."""
     X, names = run.data.X, run.data.feature_names
     n, d = X.shape
@@ -1016,7 +1015,11 @@ def make_views(run):
         rng = np.random.RandomState(run.args.random_state)
         subset = np.sort(rng.choice(n, PLOT_MAX_POINTS, replace=False))
     pairs = []
-    if d > 2 and (run.args.view == "pairs" or run.args.view == "auto" and d <= PAIRS_MAX_FEATURES):
+    if (
+        with_pairs
+        and d > 2
+        and (run.args.view == "pairs" or run.args.view == "auto" and d <= PAIRS_MAX_FEATURES)
+    ):
         pairs = [
             [
                 view_of(
@@ -1314,6 +1317,7 @@ def build_figure(run):
     column = 0 if d > 1 else 1
     names = [p for p in dict.fromkeys(run.panels) if PANELS[p][column] is not None]
     main, pairs = make_views(run) if d > 1 else (one_feature_view(run), [])
+    run.extra["main_view"] = main
     if pairs:
         names.remove("clusters")  # the pairs show the clusters
     ncols = min(len(names), 3) or 1
@@ -1400,7 +1404,7 @@ def animate_em(run, ax):
     """--trace: the ellipses moving iteration by iteration (matplotlib's animation)."""
     from matplotlib.animation import FuncAnimation
 
-    view = make_views(run)[0]
+    view = run.extra.get("main_view") or make_views(run, with_pairs=False)[0]
     frames = run.extra["frames"][:: max(1, len(run.extra["frames"]) // 60)]
     colors, trace, drawn = cluster_colors(len(view.weights)), run.result["trace"], []
     ax.scatter(*view.X2.T, s=6, c="lightgray", linewidths=0)
@@ -1641,8 +1645,6 @@ def validate(args):
                 "or a line break ('tab' and 'space' are understood)"
             )
     if args.encoding:
-        import codecs
-
         try:
             codecs.lookup(args.encoding)
         except LookupError:
