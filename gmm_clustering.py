@@ -1435,6 +1435,7 @@ def gif_writer():
 # ==========================================================================
 # The command line
 # ==========================================================================
+# The options are one table: (option, how argparse reads it, help), by group.
 
 
 class Parser(argparse.ArgumentParser):
@@ -1460,176 +1461,120 @@ def checked(convert, accept, requirement):
     return parse
 
 
-def count_up_to(limit):
-    return checked(int, lambda v: 1 <= v <= limit, f"from 1 to {limit:,}")
-
-
-SEED_MAX = 2**32 - 1  # numpy's seeds
-seed = checked(int, lambda v: 0 <= v <= SEED_MAX, f"from 0 to {SEED_MAX} (numpy's seed range)")
-positive_float = checked(float, lambda v: 0 < v < 1e100, "a positive number below 1e100")
-percent = checked(float, lambda v: 0 < v < 100, "a percentage above 0 and below 100")
-
-
 def point(text):
+    """--predict: comma-separated finite coordinates."""
     try:
         values = [float(v) for v in text.split(",")]
     except ValueError:
+        values = None
+    if values is None or not all(map(math.isfinite, values)):
         raise argparse.ArgumentTypeError(
-            f"{text!r} is not comma-separated numbers, e.g. 1.5,2 (negative: --predict=-6,-6)"
-        ) from None
-    if not all(math.isfinite(v) for v in values):
-        raise argparse.ArgumentTypeError(f"{text!r} has a non-finite coordinate")
+            f"{text!r} is not comma-separated finite numbers, e.g. 1.5,2 (negative: --predict=-6,-6)"
+        )
     return values
 
 
+def upto(limit, default=None):
+    """A count from 1 to ``limit``."""
+    return number(checked(int, lambda v: 1 <= v <= limit, f"from 1 to {limit:,}"), default)
+
+
+def number(kind, default=None, metavar="N"):
+    return {"type": kind, "default": default, "metavar": metavar}
+
+
+def choice(*choices):
+    return {"choices": choices, "default": choices[0]}
+
+
+SEED_MAX = 2**32 - 1  # numpy's seeds
+SEED = checked(int, lambda v: 0 <= v <= SEED_MAX, f"from 0 to {SEED_MAX} (numpy's seed range)")
+POSITIVE = checked(float, lambda v: 0 < v < 1e100, "a positive number below 1e100")
+PERCENT = checked(float, lambda v: 0 < v < 100, "a percentage above 0 and below 100")
+FLAG = {"action": "store_true"}
+POINT = {"type": point, "action": "append", "metavar": "X1,X2"}
+INITS = ("kmeans", "k-means++", "random", "random_from_data")  # scikit-learn's init_params
+
+OPTIONS = {
+    "data": [
+        ("--dataset", choice("blobs", "iris", "wine"), "blobs (default), or one in scikit-learn"),
+        ("--csv", {"metavar": "PATH"}, "your table with a header row; - reads stdin"),
+        ("--delimiter", {"metavar": "CHAR"}, "CSV delimiter (default: , ; tab or space)"),
+        ("--encoding", {"metavar": "NAME"}, "CSV encoding (default utf-8; latin-1, ...)"),
+        ("--columns", {"metavar": "A,B"}, "CSV columns to fit (default: the numeric)"),
+        ("--labels", {"metavar": "COLUMN"}, "CSV column of true classes (not fitted)"),
+        ("--n-samples", upto(10**9, 500), "blobs: number of points (default 500)"),
+        ("--centers", upto(1000, 4), "blobs: number of true clusters (default 4)"),
+        ("--n-features", upto(100_000, 2), "blobs: number of features (default 2)"),
+        ("--cluster-std", number(POSITIVE, 1.0), "blobs: sd of each cluster (default 1)"),
+        ("--scale", FLAG, "standardise every feature (mean 0, sd 1)"),
+        ("--random-state", number(SEED, 42), "one seed for data, model, samples (default 42)"),
+    ],
+    "model": [
+        ("--n-components", upto(1000), "components (default: classes, or 4)"),
+        ("--covariance-type", choice(*COVARIANCE_TYPES), "shape of each component (default full)"),
+        ("--init", choice(*INITS), "how EM starts (default kmeans)"),
+        ("--n-init", upto(1000, 1), "EM starts, seeds SEED, SEED+1, ...: the best kept"),
+        ("--select", FLAG, "choose k and covariance type by --criterion"),
+        ("--max-components", upto(MAX_COMPONENTS, 10), "largest k tried (default 10)"),
+        ("--criterion", choice("bic", "aic", "icl"), "selection criterion (default bic)"),
+        ("--bayesian", FLAG, "Dirichlet-process mixture: k is an upper bound"),
+    ],
+    "what else to show": [
+        ("--parameters", FLAG, "means, covariances, clusters against classes"),
+        ("--trace", FLAG, "EM step by step (an animation with --save x.gif)"),
+        ("--predict", POINT, "assign a new point (repeatable; negative: --predict=-6,-6)"),
+        ("--compare-kmeans", FLAG, "KMeans with the same k and seed"),
+        ("--anomalies", number(PERCENT, None, "PCT"), "flag the PCT %% of lowest density"),
+        ("--sample", upto(10**8), "draw N new points from the model"),
+        ("--sample-out", {"metavar": "PATH"}, "write the --sample points to a CSV"),
+        ("--report", FLAG, "every panel: uncertainty, BIC, KMeans, density"),
+    ],
+    "output": [
+        ("--view", choice("auto", "pairs", "pca"), "3+ features: pairs (auto: up to 6) or PCA"),
+        ("--save", {"metavar": "PATH"}, "save the figure (png, pdf, svg, ...)"),
+        ("--no-plot", FLAG, "metrics only: no figure, no matplotlib"),
+        ("--json", FLAG, "one JSON object instead of the text summary"),
+        ("--quiet", FLAG, "no progress messages on stderr"),
+    ],
+}
+
+
 def build_parser():
-    """The options, by group; each option's work is one entry of MODEL_STEPS or STEPS."""
+    """The options of OPTIONS; each option's work is one entry of MODEL_STEPS or STEPS."""
     parser = Parser(
         prog="gmm_clustering.py",
         description="Fit a Gaussian mixture, print its metrics and draw its clusters.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n" + __doc__.split("Usage::")[1].split("Where")[0].strip("\n"),
     )
-    data = parser.add_argument_group("data")
-    data.add_argument(
-        "--dataset",
-        choices=("blobs", "iris", "wine"),
-        default="blobs",
-        help="generated blobs (default), or a data set shipped with scikit-learn",
-    )
-    text(data, "--csv", "PATH", "your table with a header row; - reads stdin")
-    text(data, "--delimiter", "CHAR", "CSV delimiter (default: , ; tab or space)")
-    text(data, "--encoding", "NAME", "CSV encoding (default utf-8; latin-1, ...)")
-    text(data, "--columns", "A,B", "CSV columns to fit (default: the numeric)")
-    text(data, "--labels", "COLUMN", "CSV column of true classes (not fitted)")
-    number(data, "--n-samples", count_up_to(10**9), 500, "blobs: number of points (default 500)")
-    number(data, "--centers", count_up_to(1000), 4, "blobs: number of true clusters (default 4)")
-    number(data, "--n-features", count_up_to(100_000), 2, "blobs: number of features (default 2)")
-    number(data, "--cluster-std", positive_float, 1.0, "blobs: sd of each cluster (default 1)")
-    flag(data, "--scale", "standardise every feature (mean 0, sd 1)")
-    number(data, "--random-state", seed, 42, "one seed for data, model and samples (default 42)")
-    model = parser.add_argument_group("model")
-    number(model, "--n-components", count_up_to(1000), None, "components (default: classes, or 4)")
-    model.add_argument(
-        "--covariance-type",
-        choices=COVARIANCE_TYPES,
-        default="full",
-        help="shape of each component (default full)",
-    )
-    model.add_argument(
-        "--init", choices=INITS, default="kmeans", help="how EM starts (default kmeans)"
-    )
-    number(
-        model, "--n-init", count_up_to(1000), 1, "EM starts, seeds SEED, SEED+1, ...: the best kept"
-    )
-    flag(model, "--select", "choose k and covariance type by --criterion")
-    number(
-        model, "--max-components", count_up_to(MAX_COMPONENTS), 10, "largest k tried (default 10)"
-    )
-    model.add_argument(
-        "--criterion",
-        choices=("bic", "aic", "icl"),
-        default="bic",
-        help="selection criterion (default bic)",
-    )
-    flag(model, "--bayesian", "Dirichlet-process mixture: k is an upper bound")
-    show = parser.add_argument_group("what else to show")
-    flag(show, "--parameters", "means, covariances, clusters against classes")
-    flag(show, "--trace", "EM step by step (an animation with --save x.gif)")
-    show.add_argument(
-        "--predict",
-        type=point,
-        action="append",
-        metavar="X1,X2",
-        help="assign a new point (repeatable; negative: --predict=-6,-6)",
-    )
-    flag(show, "--compare-kmeans", "KMeans with the same k and seed")
-    number(
-        show,
-        "--anomalies",
-        percent,
-        None,
-        "flag the PCT %% of points with the lowest density",
-        "PCT",
-    )
-    number(show, "--sample", count_up_to(10**8), None, "draw N new points from the model")
-    text(show, "--sample-out", "PATH", "write the --sample points to a CSV")
-    flag(show, "--report", "every panel: uncertainty, BIC, KMeans, density")
-    output = parser.add_argument_group("output")
-    output.add_argument(
-        "--view",
-        choices=("auto", "pairs", "pca"),
-        default="auto",
-        help="3+ features: every pair (auto: up to 6) or principal components",
-    )
-    text(output, "--save", "PATH", "save the figure (png, pdf, svg, ...)")
-    flag(output, "--no-plot", "metrics only: no figure, no matplotlib")
-    flag(output, "--json", "one JSON object instead of the text summary")
-    flag(output, "--quiet", "no progress messages on stderr")
+    for title, options in OPTIONS.items():
+        group = parser.add_argument_group(title)
+        for name, how, help in options:
+            group.add_argument(name, help=help, **how)
     return parser
 
 
-INITS = ("kmeans", "k-means++", "random", "random_from_data")  # scikit-learn's init_params
-
-
-def flag(group, name, help):
-    group.add_argument(name, action="store_true", help=help)
-
-
-def text(group, name, metavar, help):
-    group.add_argument(name, metavar=metavar, help=help)
-
-
-def number(group, name, kind, default, help, metavar="N"):
-    group.add_argument(name, type=kind, default=default, metavar=metavar, help=help)
-
-
 def validate(args):
-    """Checks that need more than one option, and every output path: before any work."""
+    """Checks that need more than one option, or more than one value: before any work."""
+    gif = (args.save or "").lower().endswith(".gif")
     blobs = args.dataset == "blobs" and args.csv is None
-    rules = [
-        (
-            args.csv is not None and args.dataset != "blobs",
-            "--csv and --dataset both name the data; choose one",
-        ),
-        (
-            (args.columns or args.labels is not None or args.delimiter or args.encoding)
-            and args.csv is None,
-            "--columns, --labels, --delimiter and --encoding apply to --csv only",
-        ),
+    csv_only = args.columns or args.labels is not None or args.delimiter or args.encoding
+    n, k = args.n_samples, args.n_components or 0
+    for broken, message in [
+        (args.csv is not None and args.dataset != "blobs", "--csv and --dataset: choose one"),
+        (csv_only and args.csv is None, "--columns, --labels, --delimiter, --encoding need --csv"),
         (args.labels == "", "--labels needs a column name, not an empty string"),
-        (
-            args.no_plot and (args.save or args.report),
-            "--no-plot and --save/--report contradict each other; drop one",
-        ),
+        (args.no_plot and (args.save or args.report), "--no-plot contradicts --save/--report"),
         (args.sample_out and not args.sample, "--sample-out needs --sample N"),
-        (
-            args.select and args.bayesian,
-            "--select and --bayesian are two ways of choosing k; use one",
-        ),
-        (
-            args.select and args.n_components,
-            "--select chooses the number of components: drop --n-components",
-        ),
+        (args.select and args.bayesian, "--select and --bayesian both choose k; use one"),
+        (args.select and args.n_components, "--select chooses k: drop --n-components"),
         (args.select and args.init != "kmeans", "--select makes its own starts: drop --init"),
-        (
-            args.trace and (args.select or args.bayesian),
-            "--trace follows one GaussianMixture fit: not with --select or --bayesian",
-        ),
-        (
-            args.save and args.save.lower().endswith(".gif") and not args.trace,
-            "--save: a .gif is the --trace animation; add --trace or save png, pdf or svg",
-        ),
-        (
-            blobs and args.centers > args.n_samples,
-            f"--centers {args.centers} exceeds --n-samples {args.n_samples}; use fewer centers or more samples",
-        ),
-        (
-            blobs and (args.n_components or 0) > args.n_samples,
-            f"--n-components {args.n_components} exceeds --n-samples {args.n_samples}; use fewer components or more samples",
-        ),
-    ]
-    for broken, message in rules:
+        (args.trace and (args.select or args.bayesian), "--trace: not with --select/--bayesian"),
+        (gif and not args.trace, "--save: a .gif is the --trace animation; add --trace"),
+        (blobs and args.centers > n, f"--centers {args.centers} exceeds --n-samples {n}"),
+        (blobs and k > n, f"--n-components {k} exceeds --n-samples {n}"),
+    ]:
         if broken:
             raise UsageError(message)
     for option in ("csv", "save", "sample_out", "encoding", "columns"):
@@ -1644,24 +1589,19 @@ def validate(args):
                 f"--delimiter {args.delimiter!r} must be one character, not a quote "
                 "or a line break ('tab' and 'space' are understood)"
             )
-    if args.encoding:
-        try:
-            codecs.lookup(args.encoding)
-        except LookupError:
-            raise UsageError(
-                f"--encoding {args.encoding!r} is not an encoding Python knows; "
-                "try utf-8, latin-1, cp1252 or utf-16"
-            ) from None
+    try:
+        codecs.lookup(args.encoding or "utf-8")
+    except LookupError:
+        raise UsageError(
+            f"--encoding {args.encoding!r} is not an encoding Python knows; "
+            "try utf-8, latin-1, cp1252 or utf-16"
+        ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; return the exit status: 0, 2 for bad input, 1 when stdout fails."""
     if sys.stdout is None:  # started with stdout closed: results would vanish
-        print(
-            "gmm_clustering.py: error: standard output is closed; nothing to write the results to",
-            file=sys.stderr,
-        )
-        return 1
+        return fail("standard output is closed; nothing to write the results to", 1)
     for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a name: escapes
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
@@ -1675,36 +1615,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_and_print(argv)
     except ModuleNotFoundError as exc:
         name = {"sklearn": "scikit-learn"}.get(exc.name, exc.name)
-        return fail(
-            f"the package {name!r} is not installed; install the requirements: "
-            "python3 -m pip install -r requirements.txt",
-            1,
-        )
+        install = "install the requirements: python3 -m pip install -r requirements.txt"
+        return fail(f"the package {name!r} is not installed; {install}", 1)
     except UsageError as exc:
         return fail(str(exc), EXIT_USAGE)
     except KeyboardInterrupt:
         print("gmm_clustering.py: interrupted", file=sys.stderr)
         return 130
     except MemoryError:
-        return fail(
-            "not enough memory for this data; use a smaller --n-samples or --n-features", EXIT_USAGE
-        )
-    except BrokenPipeError:  # e.g. `... --json | head -c 100`: the reader left early
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 1
-    except OutputLost as exc:  # standard output on a full disk, and the like
+        return fail("not enough memory; use a smaller --n-samples or --n-features", EXIT_USAGE)
+    except (BrokenPipeError, OutputLost) as exc:  # `... | head -c 100`, a full disk, ...
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush
-        return fail(f"cannot write the output ({exc})", 1)
+        return (
+            1 if isinstance(exc, BrokenPipeError) else fail(f"cannot write the output ({exc})", 1)
+        )
     except Exception as exc:  # noqa: BLE001  (a bug of ours: one line, never a traceback)
-        frame, line = exc.__traceback__, 0
-        while frame:  # the innermost line of this file
-            if frame.tb_frame.f_code.co_filename == __file__:
-                line = frame.tb_lineno
-            frame = frame.tb_next
+        tb, line = exc.__traceback__, 0
+        while tb:  # the innermost line of this file
+            line = tb.tb_lineno if tb.tb_frame.f_code.co_filename == __file__ else line
+            tb = tb.tb_next
+        detail = " ".join(str(exc).split())[:300]
+        where = f"gmm_clustering.py line {line}"
         return fail(
-            f"internal error ({type(exc).__name__}: {' '.join(str(exc).split())[:300]}, "
-            f"gmm_clustering.py line {line}); please report it",
-            1,
+            f"internal error ({type(exc).__name__}: {detail}, {where}); please report it", 1
         )
 
 
@@ -1718,22 +1651,28 @@ def fail(message, status):
 
 
 def run_and_print(argv):
+    """Parse and check everything, run the lesson, print (and show the window last)."""
     args = build_parser().parse_args(argv)
     validate(args)
     if not args.no_plot:
         prepare_display(args)
     check_outputs(args)
-    args.progress = progress(not args.quiet and sys.stderr.isatty())
+    started = time.perf_counter()
+
+    def progress(message):  # how far a long sweep has come: on a terminal, unless --quiet
+        if not args.quiet and sys.stderr.isatty():
+            print(
+                f"[{time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr, flush=True
+            )
+
+    args.progress = progress
     with native_threads():
         run = lesson(args)
     result = run.result
     for warning in result.pop("warnings", []):
         print(f"gmm_clustering.py: warning: {warning}", file=sys.stderr)
-    public = {
-        k: v
-        for k, v in result.items()
-        if k not in ("figure_note", "step_lines", "selection_star", "selection_lines", "data_notes")
-    }
+    hidden = ("figure_note", "step_lines", "selection_star", "selection_lines", "data_notes")
+    public = {k: v for k, v in result.items() if k not in hidden}
     public["notes"] = result["data_notes"]
     text = json.dumps(finite(public), allow_nan=False) if args.json else format_summary(result)
     try:
@@ -1749,25 +1688,15 @@ def run_and_print(argv):
 
 def finite(value):
     """JSON has no NaN or infinity: they become null."""
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
         return {k: finite(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [finite(v) for v in value]
-    if isinstance(value, np.generic):
-        return finite(value.item())
     return value
-
-
-def progress(enabled):
-    start = time.perf_counter()
-
-    def report(message):
-        if enabled:
-            print(f"[{time.perf_counter() - start:6.1f} s] {message}", file=sys.stderr, flush=True)
-
-    return report
 
 
 # ==========================================================================
