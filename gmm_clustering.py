@@ -100,7 +100,7 @@ def lesson(args) -> Run:
     run.model = fit_model(run)  # 2. EM: fit_gmm below, unless an option fits another way
     run.log_density, run.posteriors = e_step(run.model, data.X)  # 3. soft assignments
     run.labels = run.posteriors.argmax(axis=1)  # hard assignment: the likeliest component
-    run.result.update(measure(run.model, data, run.log_density, run.posteriors, run.labels, args))
+    run.result.update(measure(run))
 
     for name, wanted, step in STEPS:  # 4. whatever else was asked for
         if wanted(args):
@@ -146,11 +146,7 @@ def make_blob_data(n_samples, centers, n_features, cluster_std, random_state):
     from sklearn.datasets import make_blobs
 
     X, y = make_blobs(
-        n_samples=n_samples,
-        centers=centers,
-        n_features=n_features,
-        cluster_std=cluster_std,
-        random_state=random_state,
+        n_samples, n_features, centers=centers, cluster_std=cluster_std, random_state=random_state
     )
     names = [f"feature {j + 1}" for j in range(n_features)]
     classes = [f"blob {j}" for j in range(centers)]
@@ -214,39 +210,37 @@ def component_log_densities(model, X):
     )
 
 
-def measure(model, data, log_density, posteriors, labels, args):
+def measure(run):
     """The numbers the summary prints about the fitted mixture."""
-    X, (n, d) = data.X, data.X.shape
-    certainty = posteriors.max(axis=1)
+    model, data, labels = run.model, run.data, run.labels
+    (n, d), k = data.X.shape, model.n_components
+    certainty = run.posteriors.max(axis=1)
     metrics = {
         "n_samples": n,
         "n_features": d,
-        "n_components": int(model.n_components),
+        "n_components": int(k),
         "covariance_type": model.covariance_type,
         "converged": bool(model.converged_),
         "n_iter": int(model.n_iter_),
-        **criteria(
-            float(log_density.sum()), certainty, model.n_components, d, model.covariance_type
-        ),
+        **criteria(float(run.log_density.sum()), certainty, k, model.covariance_type, d),
         "silhouette": None,
         "silhouette_sample_size": None,
         "uncertain": int((certainty < UNCERTAIN_BELOW).sum()),
         "uncertain_threshold": UNCERTAIN_BELOW,
-        "cluster_sizes": np.bincount(labels, minlength=model.n_components).tolist(),
+        "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
         "weights": model.weights_.tolist(),
         "means": model.means_.tolist(),
         "covariances": full_covariances(model).tolist() if d <= 100 else None,  # JSON size
     }
-    metrics["silhouette"], metrics["silhouette_sample_size"] = silhouette(
-        X, labels, args.random_state
-    )
-    if args.bayesian:  # a prior, not maximum likelihood: BIC's parameter count does not apply
+    silhouette_sample = silhouette(data.X, labels, run.args.random_state)
+    metrics["silhouette"], metrics["silhouette_sample_size"] = silhouette_sample
+    if run.args.bayesian:  # a prior, not maximum likelihood: BIC's parameter count does not apply
         metrics.update(bic=None, aic=None, icl=None)
     if data.y is not None:
         from sklearn.metrics import adjusted_rand_score
 
         metrics["ari"] = float(adjusted_rand_score(data.y, labels))
-        metrics.update(confusion_table(labels, data.y, model.n_components, data.class_names))
+        metrics.update(confusion_table(labels, data.y, k, data.class_names))
     return metrics
 
 
@@ -264,24 +258,19 @@ def silhouette(X, labels, random_state):
     return float(score), size
 
 
-def criteria(total_log_likelihood, certainty, n_components, n_features, covariance_type):
+def criteria(total_log_likelihood, certainty, n_components, covariance_type, n_features):
     """Mean log-likelihood, BIC, AIC and ICL, in scikit-learn's sign (lower is better).
 
-    BIC and AIC are -2 log L + a penalty for the p free parameters.  ICL (mclust's)
-    adds -2 sum_i log(max_k p(k | x_i)): a penalty for points between components.
+    BIC and AIC are -2 log L + a penalty for the p free parameters: k - 1 weights,
+    k * d mean coordinates and the covariances' entries.  ICL (mclust's) adds
+    -2 sum_i log(max_k p(k | x_i)): a penalty for points between components.
     """
-    n, log_l = len(certainty), total_log_likelihood
-    p = n_parameters(n_components, n_features, covariance_type)
+    n, log_l, k, d = len(certainty), total_log_likelihood, n_components, n_features
+    covariance = {"full": k * d * (d + 1) / 2, "tied": d * (d + 1) / 2, "diag": k * d}
+    p = int(covariance.get(covariance_type, k) + k * d + k - 1)  # spherical: k variances
     bic = -2 * log_l + p * math.log(n)
     icl = bic - 2 * float(np.log(np.maximum(certainty, 1e-300)).sum())
     return {"log_likelihood": log_l / n, "bic": bic, "aic": -2 * log_l + 2 * p, "icl": icl}
-
-
-def n_parameters(n_components, n_features, covariance_type):
-    """Free parameters of a Gaussian mixture: the ``p`` of BIC and AIC."""
-    k, d = n_components, n_features
-    covariance = {"full": k * d * (d + 1) / 2, "tied": d * (d + 1) / 2, "diag": k * d}
-    return int(covariance.get(covariance_type, k) + k * d + k - 1)
 
 
 def full_covariances(model):
@@ -315,20 +304,13 @@ def plot_clusters(ax, view):
         for n_sigma, style in zip(ELLIPSE_SIGMAS, ("-", "--", ":")):
             label = f"{n_sigma} sd" if j == shown[0] else None
             ax.add_patch(ellipse(mu, cov, n_sigma, edgecolor=colors[j], ls=style, label=label))
-    ax.scatter(
-        *view.means2[shown].T,
-        marker="X",
-        s=120,
-        c="black",
-        edgecolors="white",
-        zorder=3,
-        label="component means",
-    )
+    ax.scatter(*view.means2[shown].T, label="component means", **MEAN_STYLE)
     draw_marks(ax, view)
     ax.set(title="GMM clusters" + view.subset_note, xlabel=view.xlabel, ylabel=view.ylabel)
-    ax.legend(
-        loc="best", fontsize="small", title="ellipses: Mahalanobis radius", title_fontsize="small"
-    )
+    ax.legend(fontsize="small", title="ellipses: Mahalanobis radius", title_fontsize="small")
+
+
+MEAN_STYLE = {"marker": "X", "s": 120, "c": "black", "edgecolors": "white", "zorder": 3}
 
 
 def ellipse(mean2, cov2, n_sigma, **style):
@@ -336,9 +318,7 @@ def ellipse(mean2, cov2, n_sigma, **style):
     from matplotlib.patches import Ellipse
 
     width, height, angle = ellipse_axes(cov2, n_sigma)
-    return Ellipse(
-        mean2, width=width, height=height, angle=angle, fill=False, lw=1.5, zorder=3, **style
-    )
+    return Ellipse(mean2, width, height, angle=angle, fill=False, lw=1.5, zorder=3, **style)
 
 
 def ellipse_axes(cov2, n_sigma):
@@ -369,61 +349,27 @@ SUMMARY_LINES = [
     ("Cluster sizes", "cluster_sizes", "{}"),
     ("Weights", "weights", "{}"),
 ]
-NOTES = (
-    (
-        "Log Likelihood is the mean log-likelihood per sample (higher is better); BIC, AIC and "
-        "ICL are -2 log L + penalty (lower is better); ICL also penalises overlapping clusters."
-    ),
-    "Silhouette runs from -1 to 1 (higher is better){sample}{ari}.",
+
+CRITERIA_NOTE = (
+    "Note: Log Likelihood is the mean log-likelihood per sample (higher is better); BIC, AIC and "
+    "ICL are -2 log L + penalty (lower is better); ICL also penalises overlapping clusters."
 )
 
 
 def format_summary(result, explain=True):
-    """The text summary: what was fitted, one metric a line, then what the options found."""
+    """The text summary: the data, one metric a line, notes, then what the options found."""
     r = dict(result)
-    r["model"] = (
-        f"{r['estimator']}(n_components={r['n_components']}, "
-        f"covariance_type='{r['covariance_type']}')"
-    )
+    model = f"n_components={r['n_components']}, covariance_type='{r['covariance_type']}'"
+    r["model"] = f"{r['estimator']}({model})"
     r["converged_text"] = f"{'yes' if r['converged'] else 'NO'} after {r['n_iter']} iterations"
     r["uncertain_text"] = (
         f"{r['uncertain']} of {r['n_samples']:,} (max posterior < {UNCERTAIN_BELOW})"
     )
     r["cluster_sizes"] = ", ".join(map(str, r["cluster_sizes"]))
     r["weights"] = ", ".join(f"{w:.3f}" for w in r["weights"])
-    lines = data_lines(r) + r.get("selection_lines", [])
-    for label, key, fmt in SUMMARY_LINES:
-        if key in r:
-            value = r[key]
-            lines.append(f"{label}: {'n/a' if value is None else fmt.format(value)}")
-    if explain:
-        sample = r["silhouette_sample_size"]
-        lines.append("Note: " + NOTES[0])
-        lines.append(
-            "Note: "
-            + NOTES[1].format(
-                sample=f", computed on a random sample of {sample:,} points" if sample else "",
-                ari="; ARI compares with the true labels (1 = identical, 0 = chance)"
-                if "ari" in r
-                else "",
-            )
-        )
-        if r["scaled"]:
-            lines.append(
-                "Note: All numbers are on the standardised scale (each feature mean 0, sd 1)."
-            )
-    lines += r.get("step_lines", [])
-    if r.get("figure"):
-        note = f" ({r['figure_note']})" if r.get("figure_note") else ""
-        lines.append(f"Figure saved to {r['figure']}{note}")
-    return "\n".join(lines)
-
-
-def data_lines(r):
-    """What the data was and what happened to it on the way in."""
+    scaled = " (standardised)" if r["scaled"] else ""
     lines = [
-        f"Data: {r['source']}, {r['n_samples']:,} samples x {r['n_features']} features"
-        + (" (standardised)" if r["scaled"] else "")
+        f"Data: {r['source']}, {r['n_samples']:,} samples x {r['n_features']} features{scaled}"
     ]
     if r["source"] != "make_blobs":
         lines.append(f"Columns used: {', '.join(r['columns'])}")
@@ -433,8 +379,28 @@ def data_lines(r):
         )
     if r.get("dropped_rows"):
         lines.append(f"Dropped rows with missing values: {r['dropped_rows']}")
-    lines += [f"Note: {note}" for note in r.get("data_notes", [])]
-    return lines
+    lines += [f"Note: {note}" for note in r.get("data_notes", [])] + r.get("selection_lines", [])
+    for label, key, fmt in SUMMARY_LINES:
+        if key in r:
+            lines.append(f"{label}: {'n/a' if r[key] is None else fmt.format(r[key])}")
+    if explain:
+        sample = r["silhouette_sample_size"]
+        lines += [
+            CRITERIA_NOTE,
+            "Note: Silhouette runs from -1 to 1 (higher is better)"
+            + (f", computed on a random sample of {sample:,} points" if sample else "")
+            + ("; ARI compares with the true labels (1 = identical, 0 = chance)" * ("ari" in r))
+            + ".",
+        ]
+        if r["scaled"]:
+            lines.append(
+                "Note: All numbers are on the standardised scale (each feature mean 0, sd 1)."
+            )
+    lines += r.get("step_lines", [])
+    if r.get("figure"):
+        note = f" ({r['figure_note']})" if r.get("figure_note") else ""
+        lines.append(f"Figure saved to {r['figure']}{note}")
+    return "\n".join(lines)
 
 
 # ==========================================================================
@@ -1717,73 +1683,59 @@ def finite(value):
 REG_COVAR = 1e-6  # scikit-learn's default, added to every variance
 SELECT_TOL = 1e-5  # relative change of the log-likelihood that ends EM (mclust's rule)
 SELECT_MAX_ITER = 1000
-SELECT_MAX_SAMPLES = 4_000
-PARALLEL_MIN_WORK = 2_000  # rows x largest k below which one core is faster  # candidates are fitted on a random sample above this
+SELECT_MAX_SAMPLES = 4_000  # candidates are fitted on a random sample above this
+PARALLEL_MIN_WORK = 2_000  # rows x largest k below which one core is faster
 LOG_2PI = math.log(2 * math.pi)
 
 
 def select_step(run, choose):
     """Fit every candidate; with ``choose``, return the best as the model (--select)."""
-    args, X, result = run.args, run.data.X, run.result
-    n, name = len(X), args.criterion.upper()
+    args, X, result, c = run.args, run.data.X, run.result, run.args.criterion
+    n, name = len(X), c.upper()
     max_k = min(args.max_components, max(1, n // 2))
     if max_k < args.max_components:
-        note = f"--max-components capped at {max_k}: {n} rows hold at most {max_k} components of two points"
+        hold = f"{n} rows hold at most {max_k} components of two points"
+        note = f"--max-components capped at {max_k}: {hold}"
         say(run, f"Note: {note}")
         result["data_notes"].append(note)
     rows, model, sample = select_model(
-        X, max_k, args.criterion, args.n_init, args.random_state, args.progress, choose
+        X, max_k, c, args.n_init, args.random_state, args.progress, choose
     )
     model = model or run.model
     key = (model.n_components, model.covariance_type)
     mine = next((r for r in rows if (r["n_components"], r["covariance_type"]) == key), None)
-    if choose or sample is not None:  # the model marked at its own row (the curves' data)
-        result["selection_star"] = mine and mine[args.criterion]
-    elif mine is None:  # --report, a k beyond the sweep
-        result["selection_star"] = result[args.criterion]
-    else:  # --report: this fit is one more start of its own candidate
-        if not result["degenerate"] and (
-            mine["rejected"] or mine["log_likelihood"] < result["log_likelihood"]
+    result["selection_star"] = mine and mine[c]  # the model, marked on its own curve
+    if not choose and sample is None:  # --report: this fit is one more start of its candidate
+        result["selection_star"] = result[c]
+        if (
+            mine
+            and not result["degenerate"]
+            and (mine["rejected"] or mine["log_likelihood"] < result["log_likelihood"])
         ):
-            mine.update(
-                {c: result[c] for c in ("bic", "aic", "icl", "log_likelihood")},
-                rejected=False,
-                reason=None,
-            )
-        elif mine[args.criterion] is not None and mine[args.criterion] < result[args.criterion] - 1:
-            say(
-                run,
-                f"Note: the sweep found a better optimum of this same model: {name} "
-                f"{mine[args.criterion]:.3f} (this fit {result[args.criterion]:.3f})",
-            )
-        result["selection_star"] = result[args.criterion]
+            mine.update({m: result[m] for m in ("bic", "aic", "icl", "log_likelihood")})
+            mine.update(rejected=False, reason=None)
+        elif mine and mine[c] is not None and mine[c] < result[c] - 1:
+            better = f"{name} {mine[c]:.3f} (this fit {result[c]:.3f})"
+            say(run, f"Note: the sweep found a better optimum of this same model: {better}")
     valid = [r for r in rows if not r["rejected"]]
-    best = mine if choose else min(valid, key=lambda r: r[args.criterion])  # ties: the model's
+    best = mine if choose else min(valid, key=lambda r: r[c])  # ties: the model's
     on_sample = (
         f" (on a random sample of {SELECT_MAX_SAMPLES:,} points)" if sample is not None else ""
     )
+    best_key = {"covariance_type": best["covariance_type"], "n_components": best["n_components"]}
     result.update(
         selection=rows,
-        criterion=args.criterion,
+        criterion=c,
         selection_sample_size=None if sample is None else SELECT_MAX_SAMPLES,
         selection_at_edge=max_k > 1 and best["n_components"] == max_k,
-        selection_best={
-            "covariance_type": best["covariance_type"],
-            "n_components": best["n_components"],
-            args.criterion: best[args.criterion],
-        },
+        selection_best={**best_key, c: best[c]},
     )
     if choose:
         result["selection_lines"] = selection_table(rows, valid, best, name, on_sample)
-    elif (best["n_components"], best["covariance_type"]) != key and result[
-        "selection_star"
-    ] is not None:
-        say(
-            run,
-            f"{name} prefers {best['covariance_type']} with {best['n_components']} components"
-            f"{on_sample} ({name} {best[args.criterion]:.3f}; this model "
-            f"{result['selection_star']:.3f})",
-        )
+    elif best is not mine and result["selection_star"] is not None:
+        shape = f"{best['covariance_type']} with {best['n_components']} components{on_sample}"
+        scores = f"{name} {best[c]:.3f}; this model {result['selection_star']:.3f}"
+        say(run, f"{name} prefers {shape} ({scores})")
     run.panels.append("criterion")
     if result["selection_at_edge"]:
         say(run, f"Note: the best k is the largest tried ({max_k}); try a larger --max-components")
@@ -1792,16 +1744,13 @@ def select_step(run, choose):
 
 def selection_table(rows, valid, best, name, on_sample):
     """The text of --select: the five best candidates, the rejected ones, the choice."""
-    criterion = name.lower()
     lines = [
         f"Model selection by {name} (lower is better) over {len(rows)} candidates{on_sample}:",
         f"  {'covariance':<10} {'k':>3} {'BIC':>12} {'AIC':>12} {'ICL':>12}",
     ]
-    for r in sorted(valid, key=lambda r: r[criterion])[:5]:
-        lines.append(
-            f"  {r['covariance_type']:<10} {r['n_components']:>3} {r['bic']:>12.3f} "
-            f"{r['aic']:>12.3f} {r['icl']:>12.3f}"
-        )
+    for r in sorted(valid, key=lambda r: r[name.lower()])[:5]:
+        numbers = "".join(f" {r[c]:>12.3f}" for c in ("bic", "aic", "icl"))
+        lines.append(f"  {r['covariance_type']:<10} {r['n_components']:>3}{numbers}")
     rejected = [f"{r['covariance_type']} k={r['n_components']}" for r in rows if r["rejected"]]
     if rejected:
         lines.append("  rejected as degenerate: " + ", ".join(rejected))
@@ -1831,13 +1780,12 @@ def select_model(X, max_k, criterion, n_init, random_state, progress=None, choos
     best = min(valid, key=lambda row: row[criterion])
     if not choose:
         return rows, None, sample
-    model = sweep.model((best["n_components"], best["covariance_type"]), X, random_state)
+    k, cov = best["n_components"], best["covariance_type"]
+    model = sweep.model((k, cov), X, random_state)
     if sample is None:  # the winner's row: its values after the final EM steps
         certainty = model.predict_proba(X).max(axis=1)
         total = float(model.score(X)) * len(X)
-        best.update(
-            criteria(total, certainty, model.n_components, X.shape[1], model.covariance_type)
-        )
+        best.update(criteria(total, certainty, k, cov, X.shape[1]))
     return rows, model, sample
 
 
@@ -1851,36 +1799,26 @@ class Sweep:
         self.center = X.mean(axis=0)
         self.X = X = X - self.center  # EM is translation-equivariant; centring keeps precision
         self.noise = rounding_variance(X)
-        self.best, self.tried, self.rejected, self.known = {}, {}, {}, {}
-        self.pool = pool
+        self.best, self.tried, self.rejected, self.known, self.pool = {}, {}, {}, {}, pool
         whitened = whiten(X)
         tree = linkage(whitened, method="ward")
         for k in range(1, max_k + 1):
             if progress and k > 1:
                 progress(f"model selection: k = {k} of {max_k}")
-            starts = [
-                fcluster(tree, k, criterion="maxclust") - 1,
-                KMeans(k, n_init=1, random_state=random_state).fit(X).labels_,
-            ]
-            starts += [
-                KMeans(k, n_init=1, random_state=random_state + i).fit(whitened).labels_
-                for i in range(n_kmeans)
-            ]
-            starts += [
-                split_largest(X, self.partition(k - 1, cov), k)
-                for cov in COVARIANCE_TYPES
-                if self.best.get((k - 1, cov))
-            ]
+            starts = [fcluster(tree, k, criterion="maxclust") - 1]
+            starts += [KMeans(k, n_init=1, random_state=random_state).fit(X).labels_]
+            for i in range(n_kmeans):
+                starts += [KMeans(k, n_init=1, random_state=random_state + i).fit(whitened).labels_]
+            starts += [split_largest(X, self.partition(k - 1, cov), k) for cov in self.found(k - 1)]
             self.run_all(k, starts)
         for k in range(max_k - 1, 0, -1):  # downwards: the next k's solutions, two clusters merged
             self.run_all(
-                k,
-                [
-                    merge_closest(self.best[k + 1, cov]["resp"])
-                    for cov in COVARIANCE_TYPES
-                    if self.best.get((k + 1, cov))
-                ],
+                k, [merge_closest(self.best[k + 1, cov]["resp"]) for cov in self.found(k + 1)]
             )
+
+    def found(self, k):
+        """The covariance types with a valid fit at k."""
+        return [cov for cov in COVARIANCE_TYPES if self.best.get((k, cov))]
 
     def partition(self, k, cov):
         return self.best[k, cov]["resp"].argmax(axis=1)
@@ -1888,9 +1826,7 @@ class Sweep:
     def run_all(self, k, starts):
         self.run_types(k, starts)
         # Each covariance type's best partition is a start for the others.
-        self.run_types(
-            k, [self.partition(k, cov) for cov in COVARIANCE_TYPES if self.best.get((k, cov))]
-        )
+        self.run_types(k, [self.partition(k, cov) for cov in self.found(k)])
 
     def run_types(self, k, partitions):
         """EM from every partition not tried before, for the four types (on both cores)."""
@@ -1919,42 +1855,30 @@ class Sweep:
             current = self.best[k, cov]
             if current is None or fit["ll"] > current["ll"]:
                 covs = expand_covariances(fit["covs"], cov, k, self.X.shape[1])
-                fit["reason"] = degeneracy(fit["weights"], covs, len(self.X), self.noise, cov)
-                if fit["reason"] is None:
+                reason = degeneracy(fit["weights"], covs, len(self.X), self.noise, cov)
+                if reason is None:
                     self.best[k, cov] = fit
                 else:
-                    self.rejected.setdefault((k, cov), fit["reason"])
+                    self.rejected.setdefault((k, cov), reason)
 
     def rows(self):
         """One row per candidate: its criteria, or why it was rejected."""
-        n, d = self.X.shape
-        rows = []
-        for cov in COVARIANCE_TYPES:
-            for k in range(1, max(k for k, _ in self.tried) + 1):
-                fit = self.best.get((k, cov))
-                row = {
-                    "covariance_type": cov,
-                    "n_components": k,
-                    "bic": None,
-                    "aic": None,
-                    "icl": None,
-                    "log_likelihood": None,
-                    "rejected": fit is None,
-                    "reason": None
-                    if fit
-                    else self.rejected.get((k, cov), "a covariance became singular"),
-                }
-                if fit:
-                    row.update(criteria(fit["ll"] * n, fit["resp"].max(axis=1), k, d, cov))
-                rows.append(row)
+        (n, d), max_k, rows = self.X.shape, max(k for k, _ in self.tried), []
+        for cov, k in itertools.product(COVARIANCE_TYPES, range(1, max_k + 1)):
+            fit = self.best.get((k, cov))
+            why = None if fit else self.rejected.get((k, cov), "a covariance became singular")
+            row = {"covariance_type": cov, "n_components": k, "rejected": fit is None}
+            row.update(dict.fromkeys(("bic", "aic", "icl", "log_likelihood")), reason=why)
+            if fit:
+                row.update(criteria(fit["ll"] * n, fit["resp"].max(axis=1), k, cov, d))
+            rows.append(row)
         return rows
 
     def model(self, key, X, random_state):
         """The candidate as a scikit-learn ``GaussianMixture``, EM continued on all of X."""
         from sklearn.mixture import GaussianMixture
 
-        k, cov = key
-        fit = self.best[key]
+        (k, cov), fit = key, self.best[key]
         model = GaussianMixture(
             k,
             covariance_type=cov,

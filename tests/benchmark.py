@@ -358,9 +358,7 @@ def worker_pipeline(n, outdir):
         run.log_density, run.posteriors = g.e_step(run.model, data.X)
         run.labels = run.posteriors.argmax(axis=1)
         clock.stage("e-step")
-        run.result.update(
-            g.measure(run.model, data, run.log_density, run.posteriors, run.labels, args)
-        )
+        run.result.update(g.measure(run))
         for _name, wanted, step in g.STEPS:  # none is asked for here, as in the default run
             if wanted(args):
                 step(run)
