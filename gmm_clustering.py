@@ -943,85 +943,52 @@ class View:
     def covariances(self, covs):
         return np.einsum("ji,kjl,lm->kim", self.W, covs, self.W)
 
-
-def view_of(run, center, W, xlabel, ylabel, equal, subset):
-    """The run seen on the plane (x - center) W."""
-    idx = subset if subset is not None else slice(None)
-    X, model = run.data.X, run.model
-    view = View(
-        None,
-        run.labels[idx],
-        run.posteriors[idx].max(axis=1),
-        None,
-        None,
-        model.weights_,
-        xlabel,
-        ylabel,
-        equal,
-        center=center,
-        W=W,
-        run=run,
-        subset=subset,
-    )
-    view.X2, view.means2 = view.points(X[idx]), view.points(model.means_)
-    view.covs2 = view.covariances(full_covariances(model))
-    view.min_weight = BAYES_WEIGHT_FLOOR if run.args.bayesian else 0.0
-    if len(view.X2) < len(X):
-        view.subset_note = f" ({len(view.X2):,} of {len(X):,} points shown)"
-    return view
+    def label(self, ax, title):
+        ax.set(title=title, xlabel=self.xlabel, ylabel=self.ylabel)
 
 
 def make_views(run, with_pairs=True):
     """The main view (data, or principal components) and, for 3 to 6 features, the pairs."""
-    X, names = run.data.X, run.data.feature_names
-    n, d = X.shape
-    suffix = " (standardised)" if run.data.scaler is not None else ""
-    subset = None
+    X, names, model, args = run.data.X, run.data.feature_names, run.model, run.args
+    (n, d), suffix = X.shape, " (standardised)" if run.data.scaler is not None else ""
+    subset, note = None, ""
     if n > PLOT_MAX_POINTS:
-        rng = np.random.RandomState(run.args.random_state)
+        rng = np.random.RandomState(args.random_state)
         subset = np.sort(rng.choice(n, PLOT_MAX_POINTS, replace=False))
+        note = f" ({PLOT_MAX_POINTS:,} of {n:,} points shown)"
+    shown = slice(None) if subset is None else subset
+    labels, sure, same_units = (
+        run.labels[shown],
+        run.posteriors[shown].max(axis=1),
+        run.data.same_units,
+    )
+
+    def view(center, W, xlabel, ylabel, equal):
+        """The run seen on the plane (x - center) W."""
+        v = View(None, labels, sure, None, None, model.weights_, xlabel + suffix, ylabel + suffix)
+        v.equal, v.subset_note, v.center, v.W, v.run, v.subset = equal, note, center, W, run, subset
+        v.X2, v.means2 = v.points(X[shown]), v.points(model.means_)
+        v.covs2 = v.covariances(full_covariances(model))
+        v.min_weight = BAYES_WEIGHT_FLOOR if args.bayesian else 0.0
+        return v
+
+    if d == 2:
+        main = view(np.zeros(2), np.eye(2), names[0], names[1], same_units)
+    else:
+        W, share = principal_axes(X, args.random_state)
+        pcs = [f"PC{i + 1} ({share[i]:.0%} of variance)" for i in (0, 1)]
+        main = view(X.mean(axis=0), W, *pcs, True)
     pairs = []
     if (
         with_pairs
         and d > 2
-        and (run.args.view == "pairs" or run.args.view == "auto" and d <= PAIRS_MAX_FEATURES)
+        and args.view != "pca"
+        and (args.view == "pairs" or d <= PAIRS_MAX_FEATURES)
     ):
-        pairs = [
-            [
-                view_of(
-                    run,
-                    np.zeros(d),
-                    np.eye(d)[:, [j, i]],
-                    names[j] + suffix,
-                    names[i] + suffix,
-                    run.data.same_units,
-                    subset,
-                )
-                for j in range(d - 1)
-            ]
-            for i in range(1, d)
+        planes = [
+            [(np.eye(d)[:, [j, i]], names[j], names[i]) for j in range(d - 1)] for i in range(1, d)
         ]
-    if d == 2:
-        main = view_of(
-            run,
-            np.zeros(2),
-            np.eye(2),
-            names[0] + suffix,
-            names[1] + suffix,
-            run.data.same_units,
-            subset,
-        )
-    else:
-        W, share = principal_axes(X, run.args.random_state)
-        main = view_of(
-            run,
-            X.mean(axis=0),
-            W,
-            f"PC1 ({share[0]:.0%} of variance){suffix}",
-            f"PC2 ({share[1]:.0%} of variance){suffix}",
-            True,
-            subset,
-        )
+        pairs = [[view(np.zeros(d), *plane, same_units) for plane in row] for row in planes]
     return main, pairs
 
 
@@ -1069,13 +1036,6 @@ MARK_STYLES = {  # how each kind of extra point is drawn on a 2-D panel
 STAR = {"marker": "*", "markersize": 18, "color": "gold", "markeredgecolor": "black", "ls": ""}
 
 
-def titled(ax, title, view=None, xlabel=None, ylabel=None):
-    """Title and axis labels of a panel (the view's, unless given)."""
-    ax.set_title(title)
-    ax.set_xlabel(view.xlabel if xlabel is None else xlabel)
-    ax.set_ylabel(view.ylabel if ylabel is None else ylabel)
-
-
 def draw_marks(ax, view, kinds=tuple(MARK_STYLES)):
     """Anomalies, predicted points and samples, when asked for."""
     for name in kinds:
@@ -1090,7 +1050,7 @@ def plot_uncertainty(ax, view):
     sc = ax.scatter(*view.X2.T, c=1 - view.confidence, cmap="magma_r", s=12, vmin=0, vmax=top)
     ax.figure.colorbar(sc, ax=ax, label="uncertainty = 1 - max posterior")
     n_unc = int((view.confidence < UNCERTAIN_BELOW).sum())
-    titled(ax, f"Soft assignments: {n_unc} plotted points below {UNCERTAIN_BELOW}", view)
+    view.label(ax, f"Soft assignments: {n_unc} plotted points below {UNCERTAIN_BELOW}")
 
 
 def plot_criterion(ax, view):
@@ -1105,13 +1065,8 @@ def plot_criterion(ax, view):
     if r.get("selection_star") is not None:
         ax.plot(r["n_components"], r["selection_star"], label=label, zorder=5, **STAR)
     ax.xaxis.get_major_locator().set_params(integer=True)
-    titled(
-        ax,
-        f"{name.upper()} by number of components (lower is better)",
-        None,
-        "number of components k",
-        name.upper(),
-    )
+    title = f"{name.upper()} by number of components (lower is better)"
+    ax.set(title=title, xlabel="number of components k", ylabel=name.upper())
     ax.legend(fontsize="small")
 
 
@@ -1129,7 +1084,7 @@ def plot_kmeans(ax, view):
     ax.scatter(*view.points(centers).T, marker="X", s=120, c="black", edgecolors="white")
     km = view.run.result["kmeans"]
     ari = f", ARI {km['ari']:.3f}" if "ari" in km else ""
-    titled(ax, f"KMeans, same k and seed: silhouette {fmt_number(km['silhouette'], 3)}{ari}", view)
+    view.label(ax, f"KMeans, same k and seed: silhouette {fmt_number(km['silhouette'], 3)}{ari}")
 
 
 def plot_density(ax, view):
@@ -1151,7 +1106,7 @@ def plot_density(ax, view):
     ax.scatter(*view.X2.T, s=4, c="black", alpha=0.4, linewidths=0)
     draw_marks(ax, view, ["anomalies"])
     anomalies = "anomalies" in view.run.marks
-    titled(ax, "Fitted log-density" + (" and lowest-density points" * anomalies), view)
+    view.label(ax, "Fitted log-density" + (" and lowest-density points" * anomalies))
     if anomalies:
         ax.legend(loc="best", fontsize="small")
 
@@ -1166,9 +1121,8 @@ def plot_convergence(ax, view):
     """--trace: the mean log-likelihood after each EM iteration."""
     trace = view.run.result["trace"]
     ax.plot(range(len(trace)), trace, marker=".")
-    titled(
-        ax, f"EM convergence: {len(trace) - 1} iterations", None, "iteration", "mean log-likelihood"
-    )
+    title = f"EM convergence: {len(trace) - 1} iterations"
+    ax.set(title=title, xlabel="iteration", ylabel="mean log-likelihood")
 
 
 def plot_em_steps(ax, view):
@@ -1182,14 +1136,15 @@ def plot_em_steps(ax, view):
         alpha = min(1.0, 0.2 + 0.8 * step / max(1, len(shown) - 1))
         draw_ellipses(ax, view, means, covs, colors, alpha=alpha)
         ax.scatter(*view.points(means).T, marker="x", c="black", s=20, alpha=alpha)
-    titled(ax, "EM step by step: iterations " + ", ".join(str(f[0]) for f in shown), view)
+    view.label(ax, "EM step by step: iterations " + ", ".join(str(f[0]) for f in shown))
     view.run.extra["em_ax"] = ax
 
 
-def draw_ellipses(ax, view, means, covs, colors, alpha=1.0, n_sigma=1):
-    parts = enumerate(zip(view.points(means), view.covariances(covs)))
+def draw_ellipses(ax, view, means, covs, colors, alpha=1.0, sigmas=(1,)):
+    parts = list(enumerate(zip(view.points(means), view.covariances(covs))))
     return [
-        ax.add_patch(ellipse(mu, cov, n_sigma, edgecolor=colors[j], alpha=alpha))
+        ax.add_patch(ellipse(mu, cov, n, edgecolor=colors[j], alpha=alpha))
+        for n in sigmas
         for j, (mu, cov) in parts
     ]
 
@@ -1200,8 +1155,8 @@ def plot_starts(ax, view):
     jitter = np.random.RandomState(0).uniform(-0.3, 0.3, len(scores))
     ax.scatter(scores, jitter, s=30, alpha=0.7, label="a start")
     ax.plot([max(scores)], [0], label="kept", **STAR)
-    titled(ax, f"{len(scores)} starts: final mean log-likelihood", None, "mean log-likelihood", "")
-    ax.set(yticks=[], ylim=(-1, 1))
+    title = f"{len(scores)} starts: final mean log-likelihood"
+    ax.set(title=title, xlabel="mean log-likelihood", yticks=[], ylim=(-1, 1))
     ax.legend(fontsize="small")
 
 
@@ -1211,7 +1166,7 @@ def plot_weights(ax, view):
     ax.bar(range(len(weights)), weights, color=cluster_colors(len(weights)))
     ax.axhline(BAYES_WEIGHT_FLOOR, color="black", ls="--", label=f"{BAYES_WEIGHT_FLOOR:.0%}")
     used = view.run.result["effective_components"]
-    titled(ax, f"Bayesian mixture: {used} components in use", None, "component", "weight")
+    ax.set(title=f"Bayesian mixture: {used} components in use", xlabel="component", ylabel="weight")
     ax.legend(fontsize="small")
 
 
@@ -1234,7 +1189,7 @@ def plot_histogram_1d(ax, view):
         if key in run.marks:
             points = run.marks[key][:, 0]
             ax.plot(points, np.zeros(len(points)), style, markersize=12, label=key)
-    titled(ax, figure_title(run), view)
+    view.label(ax, figure_title(run))
     ax.legend(fontsize="small")
 
 
@@ -1243,7 +1198,7 @@ def plot_kmeans_1d(ax, view):
     x, colors = view.run.data.X[:, 0], cluster_colors(len(centers))
     parts = [x[km_labels == c] for c in range(len(centers))]
     ax.hist(parts, bins="auto", stacked=True, color=colors)
-    titled(ax, "KMeans clusters", view, ylabel="count")
+    ax.set(title="KMeans clusters", xlabel=view.xlabel, ylabel="count")
 
 
 PANELS = {  # panel name: how it is drawn with two axes, and with one feature (None: skipped)
@@ -1265,9 +1220,8 @@ def figure_title(run):
     r = run.result
     model = f"GMM, {r['n_components']} components ({r['covariance_type']})"
     if "effective_components" in r:
-        model = (
-            f"Bayesian GMM, {r['effective_components']} of {r['n_components']} components in use"
-        )
+        used = f"{r['effective_components']} of {r['n_components']} components in use"
+        model = f"Bayesian GMM, {used}"
     bic = "" if r["bic"] is None else f", BIC {r['bic']:.1f}"
     return (
         f"{model}\nlog-likelihood/sample {r['log_likelihood']:.3f}{bic}, silhouette "
@@ -1282,7 +1236,10 @@ def build_figure(run):
     d = run.data.X.shape[1]
     column = 0 if d > 1 else 1
     names = [p for p in dict.fromkeys(run.panels) if PANELS[p][column] is not None]
-    main, pairs = make_views(run) if d > 1 else (one_feature_view(run), [])
+    suffix = " (standardised)" if run.data.scaler is not None else ""
+    xlabel = run.data.feature_names[0] + suffix  # one feature: a histogram
+    one = View(None, None, None, None, None, None, xlabel, "density", run=run)
+    main, pairs = make_views(run) if d > 1 else (one, [])
     run.extra["main_view"] = main
     if pairs:
         names.remove("clusters")  # the pairs show the clusters
@@ -1310,12 +1267,6 @@ def build_figure(run):
     return fig
 
 
-def one_feature_view(run):
-    suffix = " (standardised)" if run.data.scaler is not None else ""
-    xlabel = run.data.feature_names[0] + suffix
-    return View(None, None, None, None, None, None, xlabel, "density", run=run)
-
-
 def draw_pairs(fig, pairs):
     """Every pair of features, lower triangle; the legend once."""
     p = len(pairs)
@@ -1329,7 +1280,9 @@ def draw_pairs(fig, pairs):
         plot_clusters(ax, view)
         if view.equal:
             ax.set_aspect("equal", adjustable="datalim")
-        titled(ax, "", view, None if i == p - 1 else "", None if j == 0 else "")
+        ax.set(
+            title="", xlabel=view.xlabel if i == p - 1 else "", ylabel=view.ylabel if j == 0 else ""
+        )
         if (i, j) != (0, 0):
             ax.get_legend().remove()
     axes[0, 0].set_title("GMM clusters" + pairs[0][0].subset_note)
@@ -1343,7 +1296,9 @@ def show_or_save(run):
     path = args.figure_path
     if path is not None and path.lower().endswith(".gif"):  # --trace: the animation alone
         fig, ax = plt.subplots(figsize=(6.4, 5.4), layout="constrained")
-        write = lambda f: animate_em(run, ax).save(f, writer=gif_writer(), dpi=72)
+        from matplotlib.animation import PillowWriter
+
+        write = lambda f: animate_em(run, ax).save(f, writer=PillowWriter(fps=4), dpi=72)
     else:
         fig = build_figure(run)
         write = lambda f: fig.savefig(f, format=os.path.splitext(path)[1][1:].lower(), dpi=100)
@@ -1381,21 +1336,13 @@ def animate_em(run, ax):
         iteration, _, means, covs = frame
         for artist in drawn:
             artist.remove()
-        drawn[:] = draw_ellipses(ax, view, means, covs, colors) + draw_ellipses(
-            ax, view, means, covs, colors, n_sigma=2
-        )
+        drawn[:] = draw_ellipses(ax, view, means, covs, colors, sigmas=(1, 2))
         drawn.append(ax.scatter(*view.points(means).T, marker="X", c="black", s=60))
         ll = trace[min(iteration, len(trace) - 1)]
-        titled(ax, f"EM iteration {iteration}: mean log-likelihood {ll:.4f}", view)
+        view.label(ax, f"EM iteration {iteration}: mean log-likelihood {ll:.4f}")
         return drawn
 
     return FuncAnimation(ax.figure, update, frames=frames, interval=250, repeat=True)
-
-
-def gif_writer():
-    from matplotlib.animation import PillowWriter
-
-    return PillowWriter(fps=4)
 
 
 # ==========================================================================
