@@ -430,13 +430,8 @@ def load_builtin_dataset(name):
     from sklearn import datasets
 
     bunch = {"iris": datasets.load_iris, "wine": datasets.load_wine}[name]()
-    return Dataset(
-        X=np.asarray(bunch.data, dtype=float),
-        feature_names=list(bunch.feature_names),
-        source=name,
-        y=np.asarray(bunch.target),
-        class_names=[str(c) for c in bunch.target_names],
-    )
+    X, names = np.asarray(bunch.data, dtype=float), list(bunch.feature_names)
+    return Dataset(X, names, name, np.asarray(bunch.target), [str(c) for c in bunch.target_names])
 
 
 def standardise(data):
@@ -565,11 +560,6 @@ def fit_plain(run):
     return fit_gmm(run.data.X, k, args.covariance_type, 1, args.random_state, args.init)
 
 
-def fit_selected(run):
-    """--select: every k up to --max-components and every covariance type; the best."""
-    return select_step(run, choose=True)
-
-
 def fit_starts(run):
     """--n-init N: N starts with seeds random_state, random_state + 1, ...; the best kept.
 
@@ -581,14 +571,8 @@ def fit_starts(run):
     for i in range(args.n_init):
         model = fit_gmm(X, k, args.covariance_type, 1, args.random_state + i, args.init)
         score = float(model.score(X))
-        starts.append(
-            {
-                "random_state": args.random_state + i,
-                "log_likelihood": score,
-                "n_iter": int(model.n_iter_),
-                "converged": bool(model.converged_),
-            }
-        )
+        start = {"random_state": args.random_state + i, "log_likelihood": score}
+        starts.append({**start, "n_iter": int(model.n_iter_), "converged": bool(model.converged_)})
         if best is None or score > best[0]:
             best = (score, model)
     run.result["starts"] = starts
@@ -635,6 +619,8 @@ def fit_traced(run, seed=None):
     run.result["trace"] = trace
     run.extra["frames"] = frames
     run.panels += ["em steps", "convergence"]
+    start, end = f"{trace[0]:.5f} at the start", f"{trace[-1]:.5f} at the end"
+    say(run, f"EM trace: {len(trace) - 1} iterations, mean log-likelihood {start}, {end}")
     return model
 
 
@@ -658,9 +644,13 @@ def fit_bayesian(run):
         random_state=args.random_state,
     )
     model = fitted(model, run.data.X)
-    run.result["effective_components"] = int((model.weights_ > BAYES_WEIGHT_FLOOR).sum())
+    used = run.result["effective_components"] = int((model.weights_ > BAYES_WEIGHT_FLOOR).sum())
     run.result["effective_threshold"] = BAYES_WEIGHT_FLOOR
     run.panels.append("weights")
+    say(
+        run,
+        f"Bayesian mixture: {used} of {k} components have weight above {BAYES_WEIGHT_FLOOR:.0%}",
+    )
     return model
 
 
@@ -668,7 +658,7 @@ BAYES_WEIGHT_FLOOR = 0.01  # a Bayesian component "counts" above this weight
 TRACE_MAX_ITER = 1000
 
 MODEL_STEPS = [  # (name, when, how); the first that applies fits the model
-    ("select", lambda a: a.select, fit_selected),
+    ("select", lambda a: a.select, lambda run: select_step(run, choose=True)),
     ("bayesian", lambda a: a.bayesian, fit_bayesian),
     ("starts", lambda a: a.n_init > 1, fit_starts),
     ("trace", lambda a: a.trace, fit_traced),
@@ -703,11 +693,6 @@ def say(run, line):
     run.result.setdefault("step_lines", []).append(line)
 
 
-def step_sweep_beside(run):
-    """--report without --select: the same sweep, drawn beside the model asked for."""
-    select_step(run, choose=False)
-
-
 def step_parameters(run):
     """--parameters: means, covariances and the clusters-by-classes table, as mclust prints."""
     r, names = run.result, run.data.feature_names
@@ -731,14 +716,12 @@ def step_predict(run):
     _, posteriors = e_step(run.model, P)
     run.result["predictions"] = []
     for point, row in zip(run.args.predict, posteriors):
+        cluster, where = int(row.argmax()), ",".join(f"{v:g}" for v in point)
         run.result["predictions"].append(
-            {"point": point, "cluster": int(row.argmax()), "probabilities": row.tolist()}
+            {"point": point, "cluster": cluster, "probabilities": row.tolist()}
         )
-        say(
-            run,
-            f"Predict {','.join(f'{v:g}' for v in point)}: cluster {int(row.argmax())} "
-            f"(posteriors {', '.join(f'{q:.3f}' for q in row)})",
-        )
+        odds = ", ".join(f"{q:.3f}" for q in row)
+        say(run, f"Predict {where}: cluster {cluster} (posteriors {odds})")
     run.marks["predictions"] = P
 
 
@@ -771,11 +754,8 @@ def step_anomalies(run):
     percent = run.args.anomalies or REPORT_ANOMALY_PERCENT
     mask, threshold = find_anomalies(run.log_density, percent)
     run.result["anomalies"] = {"count": int(mask.sum()), "threshold": threshold, "percent": percent}
-    say(
-        run,
-        f"Anomalies: {int(mask.sum())} points ({percent:g}% lowest density), "
-        f"log-density threshold {fmt_number(threshold, 4)}",
-    )
+    below = f"log-density threshold {fmt_number(threshold, 4)}"
+    say(run, f"Anomalies: {int(mask.sum())} points ({percent:g}% lowest density), {below}")
     run.marks["anomalies"] = run.data.X[mask]
     run.panels.append("density")
 
@@ -806,11 +786,8 @@ def step_sample(run):
         write_atomically(path, lambda f: write_samples(f, X_out, component, run.data.feature_names))
         path = os.path.abspath(path)
     run.result["sample"] = {"n": run.args.sample, "path": path}
-    say(
-        run,
-        f"Sampled: {run.args.sample} new points from the model"
-        + (f", written to {path}" if path else ""),
-    )
+    written = f", written to {path}" if path else ""
+    say(run, f"Sampled: {run.args.sample} new points from the model{written}")
 
 
 def draw_samples(model, n_samples, random_state):
@@ -832,31 +809,10 @@ def step_starts(run):
     """--n-init N: how much the answer depends on the start."""
     scores = np.array([s["log_likelihood"] for s in run.result["starts"]])
     distinct = len(np.unique(np.round(scores, 4)))
-    say(
-        run,
-        f"Starts: {len(scores)}; mean log-likelihood best {scores.max():.5f}, worst "
-        f"{scores.min():.5f}; {distinct} distinct end points; the best is kept",
-    )
+    spread = f"best {scores.max():.5f}, worst {scores.min():.5f}; {distinct} distinct end points"
+    say(run, f"Starts: {len(scores)}; mean log-likelihood {spread}; the best is kept")
     if run.args.report:
         run.panels.append("starts")
-
-
-def step_trace(run):
-    trace = run.result["trace"]
-    say(
-        run,
-        f"EM trace: {len(trace) - 1} iterations, mean log-likelihood {trace[0]:.5f} at the "
-        f"start, {trace[-1]:.5f} at the end",
-    )
-
-
-def step_bayesian(run):
-    r = run.result
-    say(
-        run,
-        f"Bayesian mixture: {r['effective_components']} of {r['n_components']} components "
-        f"have weight above {BAYES_WEIGHT_FLOOR:.0%}",
-    )
 
 
 def step_report(run):
@@ -869,15 +825,14 @@ def step_report(run):
 REPORT_ANOMALY_PERCENT = 2.0  # --report marks this share when --anomalies is absent
 
 STEPS = [  # (name, when, what): run in this order after the fit
-    ("sweep beside", lambda a: a.report and not a.select and not a.bayesian, step_sweep_beside),
+    # --report without --select: the same sweep, drawn beside the model asked for
+    ("sweep", lambda a: a.report and not a.select and not a.bayesian, lambda r: select_step(r)),
     ("parameters", lambda a: a.parameters, step_parameters),
     ("predict", lambda a: a.predict, step_predict),
     ("kmeans", lambda a: a.compare_kmeans or a.report, step_kmeans),
     ("anomalies", lambda a: a.anomalies is not None or a.report, step_anomalies),
     ("sample", lambda a: a.sample, step_sample),
     ("starts", lambda a: a.n_init > 1 and not a.select and not a.bayesian, step_starts),
-    ("trace", lambda a: a.trace and not a.select and not a.bayesian, step_trace),
-    ("bayesian", lambda a: a.bayesian, step_bayesian),
     ("report", lambda a: a.report, step_report),
 ]
 
@@ -1635,7 +1590,7 @@ PARALLEL_MIN_WORK = 2_000  # rows x largest k below which one core is faster
 LOG_2PI = math.log(2 * math.pi)
 
 
-def select_step(run, choose):
+def select_step(run, choose=False):
     """Fit every candidate; with ``choose``, return the best as the model (--select)."""
     args, X, result, c = run.args, run.data.X, run.result, run.args.criterion
     n, name = len(X), c.upper()
