@@ -153,25 +153,25 @@ def make_blob_data(n_samples, centers, n_features, cluster_std, random_state):
     return Dataset(X, names, "make_blobs", y=y, class_names=classes, same_units=True)
 
 
-def fit_gmm(X, n_components, covariance_type, n_init, random_state, init_params="kmeans"):
-    """EM for a Gaussian mixture: scikit-learn's ``GaussianMixture``.
+def fit_gmm(run, random_state=None):
+    """EM for a Gaussian mixture: scikit-learn's ``GaussianMixture``, as the options ask.
 
-    EM starts from a partition (k-means by default), then alternates the E-step
-    (each point's posterior for each component, ``e_step`` below) and the M-step
-    (each component's weight, mean and covariance re-estimated from those
-    posteriors) until the mean log-likelihood gains less than ``tol`` (1e-3)
-    in an iteration.  ``fitted`` turns a failed fit into one line.
+    EM starts from a partition (k-means by default, --init), then alternates the
+    E-step (each point's posterior for each component, ``e_step`` below) and the
+    M-step (each component's weight, mean and covariance re-estimated from those
+    posteriors) until the mean log-likelihood gains less than ``tol`` (1e-3) in an
+    iteration.  ``fitted`` turns a failed fit into one line.
     """
     from sklearn.mixture import GaussianMixture
 
+    args = run.args
     model = GaussianMixture(
-        n_components=n_components,
-        covariance_type=covariance_type,
-        n_init=n_init,
-        init_params=init_params,
-        random_state=random_state,
+        n_components=n_components_wanted(run.data, args),
+        covariance_type=args.covariance_type,
+        init_params=args.init,
+        random_state=args.random_state if random_state is None else random_state,
     )
-    return fitted(model, X)
+    return fitted(model, run.data.X)
 
 
 def e_step(model, X):
@@ -553,23 +553,15 @@ def fit_model(run):
     return model
 
 
-def fit_plain(run):
-    """The model asked for: --n-components, --covariance-type, --init, one start."""
-    args = run.args
-    k = n_components_wanted(run.data, args)
-    return fit_gmm(run.data.X, k, args.covariance_type, 1, args.random_state, args.init)
-
-
 def fit_starts(run):
     """--n-init N: N starts with seeds random_state, random_state + 1, ...; the best kept.
 
     Each start is a separate fit, so that any one of them can be repeated alone.
     """
     args, X = run.args, run.data.X
-    k = n_components_wanted(run.data, args)
     starts, best = [], None
     for i in range(args.n_init):
-        model = fit_gmm(X, k, args.covariance_type, 1, args.random_state + i, args.init)
+        model = fit_gmm(run, args.random_state + i)
         score = float(model.score(X))
         start = {"random_state": args.random_state + i, "log_likelihood": score}
         starts.append({**start, "n_iter": int(model.n_iter_), "converged": bool(model.converged_)})
@@ -584,29 +576,25 @@ def fit_starts(run):
 def fit_traced(run, seed=None):
     """--trace: EM one iteration at a time (``warm_start``), recording each step.
 
-    The start is computed here as scikit-learn computes it (a k-means partition,
-    then one M-step), so that it can be drawn; then each ``fit`` call with
-    ``max_iter=1`` and ``warm_start=True`` is one EM iteration from where the
-    last one ended.  EM never lowers the likelihood: the trace only goes up.
+    ``max_iter=0`` makes scikit-learn's start and stops there, so that it can be
+    drawn; then each ``fit`` with ``max_iter=1`` and ``warm_start=True`` is one EM
+    iteration from where the last one ended.  EM never lowers the likelihood.
     """
     from sklearn.mixture import GaussianMixture
 
     args, X = run.args, run.data.X
     k = n_components_wanted(run.data, args)
     seed = args.random_state if seed is None else seed
-    weights, means, covs = start_parameters(X, k, args.covariance_type, args.init, seed)
     model = GaussianMixture(
         k,
         covariance_type=args.covariance_type,
-        weights_init=weights,
-        means_init=means,
-        precisions_init=precisions_of(covs, args.covariance_type),
-        init_params="random_from_data",
-        max_iter=1,
+        init_params=args.init,
+        max_iter=0,
         warm_start=True,
         random_state=seed,
     )
-    frames = [(0, weights, means, expand_covariances(covs, args.covariance_type, k, X.shape[1]))]
+    fitted(model, X).max_iter = 1  # the start, then one iteration a call
+    frames = [(0, model.weights_, model.means_, full_covariances(model))]
     trace = []
     for iteration in range(1, TRACE_MAX_ITER + 1):
         fitted(model, X)  # one E-step and one M-step
@@ -662,7 +650,7 @@ MODEL_STEPS = [  # (name, when, how); the first that applies fits the model
     ("bayesian", lambda a: a.bayesian, fit_bayesian),
     ("starts", lambda a: a.n_init > 1, fit_starts),
     ("trace", lambda a: a.trace, fit_traced),
-    ("plain", lambda a: True, fit_plain),
+    ("plain", lambda a: True, fit_gmm),
 ]
 
 
@@ -1966,31 +1954,6 @@ def log_prob(X, XX, means, covs, cov):
 
 def precisions_of(covs, cov):
     return 1 / covs if cov in ("diag", "spherical") else np.linalg.inv(covs)
-
-
-def start_parameters(X, k, cov, init, seed):
-    """The EM start as scikit-learn makes it: responsibilities from ``init``, then an M-step."""
-    from sklearn.cluster import KMeans, kmeans_plusplus
-
-    rng = np.random.RandomState(seed)
-    n = len(X)
-    resp = np.zeros((n, k))
-    if init == "kmeans":
-        resp[np.arange(n), KMeans(k, n_init=1, random_state=rng).fit(X).labels_] = 1
-    elif init == "random":
-        resp = rng.uniform(size=(n, k))
-        resp /= resp.sum(axis=1, keepdims=True)
-    else:
-        if init == "random_from_data":
-            chosen = rng.choice(n, size=k, replace=False)
-        else:
-            chosen = kmeans_plusplus(X, k, random_state=rng)[1]
-        resp[chosen, np.arange(k)] = 1
-    center = X.mean(axis=0)  # the second moments of centred data keep their precision
-    Xc = X - center
-    XX = (Xc[:, :, None] * Xc[:, None, :]).reshape(n, -1)
-    weights, means, covs = m_step(Xc, XX, resp[None], cov)
-    return weights[0] / weights[0].sum(), means[0] + center, covs[0]
 
 
 def rounding_variance(X):

@@ -610,7 +610,7 @@ def test_a_missing_package_is_named_in_one_line(capsys, monkeypatch):
     def missing(*args, **kwargs):
         raise ModuleNotFoundError("No module named 'sklearn'", name="sklearn")
 
-    monkeypatch.setattr(gmm_clustering, "fit_gmm", missing)
+    monkeypatch.setattr(gmm_clustering, "fitted", missing)
     rc, out, err = run(capsys, "--no-plot")
     assert rc == 1 and out == ""
     assert err.count("\n") == 1 and "Traceback" not in err

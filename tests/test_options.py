@@ -877,7 +877,7 @@ def test_bad_predict_is_refused_before_any_fitting(capsys, monkeypatch):
     def no_fit(*args, **kwargs):
         raise AssertionError("fitted before checking --predict")
 
-    monkeypatch.setattr(gmm_clustering, "fit_gmm", no_fit)
+    monkeypatch.setattr(gmm_clustering, "fitted", no_fit)
     monkeypatch.setattr(gmm_clustering, "select_model", no_fit)
     rc, out, err = run(capsys, "--select", "--predict", "1,2,3")
     assert_one_line_error(rc, out, err)

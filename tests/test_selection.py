@@ -417,7 +417,7 @@ def no_fitting(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("fitted data that should have been refused")
 
-    monkeypatch.setattr(gmm_clustering, "fit_gmm", refuse)
+    monkeypatch.setattr(gmm_clustering, "fitted", refuse)
     monkeypatch.setattr(gmm_clustering, "select_model", refuse)
 
 
