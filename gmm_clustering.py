@@ -2100,23 +2100,20 @@ def prepare_display(args):
         supported = FigureCanvasBase.get_supported_filetypes()
         if ext not in supported:
             raise UsageError(
-                f"--save {args.save}: matplotlib cannot write "
-                f"{ext or 'a file without extension'!r}; use one of "
-                f"{', '.join(sorted(supported))}"
+                f"--save {args.save}: matplotlib cannot write {ext or 'a file without extension'!r}"
+                f"; use one of {', '.join(sorted(supported))}"
             )
 
 
 def backend_can_show(backend):
-    """Whether matplotlib's resolved backend opens windows (decided by matplotlib)."""
+    """Whether matplotlib's resolved backend opens windows (as matplotlib lists them)."""
     try:
         from matplotlib.backends import BackendFilter, backend_registry
 
-        interactive = backend_registry.list_builtin(BackendFilter.INTERACTIVE)
+        windows = backend_registry.list_builtin(BackendFilter.INTERACTIVE)
     except ImportError:  # matplotlib < 3.9
-        from matplotlib import rcsetup
-
-        interactive = [b.lower() for b in rcsetup.interactive_bk]
-    return backend in interactive or "inline" in backend or "ipympl" in backend
+        from matplotlib.rcsetup import interactive_bk as windows
+    return backend in map(str.lower, windows) or "inline" in backend or "ipympl" in backend
 
 
 def check_outputs(args):
@@ -2124,50 +2121,39 @@ def check_outputs(args):
     outputs = [("--save", args.save), ("--sample-out", args.sample_out)]
     if not args.no_plot and not args.save and not getattr(args, "can_show", False):
         outputs.append(("the figure", DEFAULT_FIGURE))
-    outputs = [(option, path) for option, path in outputs if path]
     seen = []
-    for option, path in outputs:
-        where = "" if option.startswith("--") else "; use --save PATH or --no-plot"
-        try:
-            folder = os.path.dirname(os.path.abspath(path))
-        except OSError:  # the working folder was deleted
-            raise UsageError(f"{option} {path}: the working folder is gone{where}") from None
-        if not os.path.isdir(folder):
-            raise UsageError(
-                f"{option} {path}: folder {folder} does not exist; create it or "
-                f"choose another path{where}"
-            )
-        if os.path.lexists(path):
-            mode = os.stat(path).st_mode if os.path.exists(path) else 0
-            if stat.S_ISDIR(mode):
-                raise UsageError(f"{option} {path}: is a directory; give a file name{where}")
-            if os.path.exists(path) and not stat.S_ISREG(mode):
-                raise UsageError(
-                    f"{option} {path}: is a device, FIFO or socket, not a file; "
-                    f"choose another path{where}"
-                )
-            if os.path.exists(path) and is_input(path, args.csv):
-                raise UsageError(
-                    f"{option} {path} is the input file ({args.csv}); choose another path{where}"
-                )
-            for other_option, other in seen:
-                if os.path.exists(path) and os.path.exists(other) and os.path.samefile(path, other):
-                    raise UsageError(
-                        f"{option} {path} is the same file as {other_option} {other}; "
-                        "choose two paths"
-                    )
-        for other_option, other in seen:
-            if os.path.abspath(other) == os.path.abspath(path):
-                raise UsageError(
-                    f"{option} {path} is the same file as {other_option} {other}; choose two paths"
-                )
-        try:  # ask the file system, not the permission bits (root, read-only mounts)
-            tempfile.TemporaryFile(dir=folder).close()
-        except OSError as exc:
-            raise UsageError(
-                f"{option} {path}: cannot write in {folder} ({exc.strerror}){where}"
-            ) from None
+    for option, path in [(option, path) for option, path in outputs if path]:
+        problem = output_problem(path, args.csv, seen)
+        if problem:
+            way_out = "" if option.startswith("--") else "; use --save PATH or --no-plot"
+            raise UsageError(f"{option} {path}{problem}{way_out}")
         seen.append((option, path))
+
+
+def output_problem(path, csv_path, seen):
+    """What makes ``path`` unusable as an output (the words after its name), or None."""
+    try:
+        folder = os.path.dirname(os.path.abspath(path))
+    except OSError:  # the working folder was deleted
+        return ": the working folder is gone"
+    if not os.path.isdir(folder):
+        return f": folder {folder} does not exist; create it or choose another path"
+    mode = os.stat(path).st_mode if os.path.exists(path) else None  # None: a new file
+    if mode is not None and stat.S_ISDIR(mode):
+        return ": is a directory; give a file name"
+    if mode is not None and not stat.S_ISREG(mode):
+        return ": is a device, FIFO or socket, not a file; choose another path"
+    if mode is not None and is_input(path, csv_path):
+        return f" is the input file ({csv_path}); choose another path"
+    for other_option, other in seen:
+        same = mode is not None and os.path.exists(other) and os.path.samefile(path, other)
+        if same or os.path.abspath(other) == os.path.abspath(path):
+            return f" is the same file as {other_option} {other}; choose two paths"
+    try:  # ask the file system, not the permission bits (root, read-only mounts)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as exc:
+        return f": cannot write in {folder} ({exc.strerror})"
+    return None
 
 
 def is_input(path, csv_path):
