@@ -1873,13 +1873,8 @@ def em(X, resp, cov, known=None, tol=SELECT_TOL, max_iter=SELECT_MAX_ITER):
         if iteration % 5 == 0:
             done |= duplicates(resp, ll, done, known or {})
         for i in np.flatnonzero(done):
-            out[active[i]] = {
-                "weights": weights[i],
-                "means": means[i],
-                "covs": covs[i],
-                "ll": float(ll[i]),
-                "resp": resp[i],
-            }
+            fit = {"weights": weights[i], "means": means[i], "covs": covs[i], "resp": resp[i]}
+            out[active[i]] = {**fit, "ll": float(ll[i])}
         if done.all():
             return out
         active, resp, previous = active[~done], resp[~done], ll[~done]
@@ -1933,22 +1928,12 @@ def log_prob(X, XX, means, covs, cov):
         Pmu = (P @ means[..., None])[..., 0]
         maha = XX @ P.reshape(s * k, d * d).T - 2 * X @ Pmu.reshape(s * k, d).T
         maha = maha.reshape(n, s, k).transpose(1, 0, 2) + (Pmu * means).sum(axis=-1)[:, None, :]
-    else:
-        prec = 1 / covs
-        if cov == "diag":
-            maha = (
-                (X * X) @ prec.swapaxes(1, 2)
-                - 2 * X @ (means * prec).swapaxes(1, 2)
-                + (means**2 * prec).sum(axis=-1)[:, None, :]
-            )
-            logdet = 0.5 * np.log(covs).sum(axis=-1)
-        else:
-            maha = (
-                (X * X).sum(axis=1)[None, :, None]
-                - 2 * X @ means.swapaxes(1, 2)
-                + (means**2).sum(axis=-1)[:, None, :]
-            ) * prec[:, None, :]
-            logdet = 0.5 * d * np.log(covs)
+    else:  # one variance per feature (spherical: the same for every feature)
+        variances = np.broadcast_to(covs.reshape(s, k, -1), (s, k, d))
+        prec = 1 / variances
+        maha = (X * X) @ prec.swapaxes(1, 2) - 2 * X @ (means * prec).swapaxes(1, 2)
+        maha += (means**2 * prec).sum(axis=-1)[:, None, :]
+        logdet = 0.5 * np.log(variances).sum(axis=-1)
     return -0.5 * (d * LOG_2PI + maha) - logdet[:, None, :]
 
 
