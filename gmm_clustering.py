@@ -900,11 +900,7 @@ def make_views(run, with_pairs=True):
         subset = np.sort(rng.choice(n, PLOT_MAX_POINTS, replace=False))
         note = f" ({PLOT_MAX_POINTS:,} of {n:,} points shown)"
     shown = slice(None) if subset is None else subset
-    labels, sure, same_units = (
-        run.labels[shown],
-        run.posteriors[shown].max(axis=1),
-        run.data.same_units,
-    )
+    labels, sure, same_units = run.labels[shown], run.posteriors[shown].max(1), run.data.same_units
 
     def view(center, W, xlabel, ylabel, equal):
         """The run seen on the plane (x - center) W."""
@@ -922,16 +918,10 @@ def make_views(run, with_pairs=True):
         pcs = [f"PC{i + 1} ({share[i]:.0%} of variance)" for i in (0, 1)]
         main = view(X.mean(axis=0), W, *pcs, True)
     pairs = []
-    if (
-        with_pairs
-        and d > 2
-        and args.view != "pca"
-        and (args.view == "pairs" or d <= PAIRS_MAX_FEATURES)
-    ):
-        planes = [
-            [(np.eye(d)[:, [j, i]], names[j], names[i]) for j in range(d - 1)] for i in range(1, d)
-        ]
-        pairs = [[view(np.zeros(d), *plane, same_units) for plane in row] for row in planes]
+    wants_pairs = args.view == "pairs" or args.view == "auto" and d <= PAIRS_MAX_FEATURES
+    if with_pairs and d > 2 and wants_pairs:  # row i, column j: feature j across, i up
+        plane = lambda i, j: view(np.zeros(d), np.eye(d)[:, [j, i]], names[j], names[i], same_units)
+        pairs = [[plane(i, j) for j in range(d - 1)] for i in range(1, d)]
     return main, pairs
 
 
@@ -967,13 +957,7 @@ def cluster_colors(n):
 
 MARK_STYLES = {  # how each kind of extra point is drawn on a 2-D panel
     "samples": {"s": 10, "marker": "+", "c": "dimgray", "zorder": 2},
-    "anomalies": {
-        "s": 60,
-        "facecolors": "none",
-        "edgecolors": "red",
-        "linewidths": 1.5,
-        "zorder": 4,
-    },
+    "anomalies": {"s": 60, "facecolors": "none", "edgecolors": "red", "lw": 1.5, "zorder": 4},
     "predictions": {"s": 220, "marker": "*", "c": "gold", "edgecolors": "black", "zorder": 5},
 }
 STAR = {"marker": "*", "markersize": 18, "color": "gold", "markeredgecolor": "black", "ls": ""}
