@@ -314,24 +314,17 @@ MEAN_STYLE = {"marker": "X", "s": 120, "c": "black", "edgecolors": "white", "zor
 
 
 def ellipse(mean2, cov2, n_sigma, **style):
-    """The n_sigma contour of a 2-D Gaussian, as a matplotlib ``Ellipse`` (drawn above points)."""
+    """The n_sigma contour of a 2-D Gaussian, as a matplotlib ``Ellipse`` (drawn above points).
+
+    Its axes point along the eigenvectors of the covariance; each half-axis is
+    n_sigma times the square root of its eigenvalue (``Ellipse`` takes full widths).
+    """
     from matplotlib.patches import Ellipse
 
-    width, height, angle = ellipse_axes(cov2, n_sigma)
-    return Ellipse(mean2, width, height, angle=angle, fill=False, lw=1.5, zorder=3, **style)
-
-
-def ellipse_axes(cov2, n_sigma):
-    """Width, height and angle (degrees) of the n_sigma ellipse of a 2 x 2 covariance.
-
-    The axes point along the eigenvectors; each half-axis is n_sigma times the
-    square root of its eigenvalue (``Ellipse`` takes full widths).
-    """
     eigval, eigvec = np.linalg.eigh(cov2)
-    major = eigvec[:, 1]
-    angle = math.degrees(math.atan2(major[1], major[0]))
+    angle = math.degrees(math.atan2(eigvec[1, 1], eigvec[0, 1]))  # of the major axis
     width, height = 2 * n_sigma * np.sqrt(np.maximum(eigval[::-1], 0))
-    return float(width), float(height), angle
+    return Ellipse(mean2, width, height, angle=angle, fill=False, lw=1.5, zorder=3, **style)
 
 
 # The summary: one line each, in this order; a line is printed when its key is in

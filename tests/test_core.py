@@ -226,7 +226,9 @@ def test_plot_clusters_draws_known_ellipses():
 @pytest.mark.parametrize("degrees", [-60, 0, 45, 90, 120])
 @pytest.mark.parametrize("n_sigma", [1, 3])
 def test_ellipse_axes_of_rotated_covariance(degrees, n_sigma):
-    width, height, angle = gmm_clustering.ellipse_axes(_rotated([9.0, 4.0], degrees), n_sigma)
+    e = gmm_clustering.ellipse((1.0, 2.0), _rotated([9.0, 4.0], degrees), n_sigma)
+    width, height, angle = e.width, e.height, e.angle
+    assert tuple(e.center) == (1.0, 2.0)
     assert (width, height) == pytest.approx((2 * n_sigma * 3, 2 * n_sigma * 2))
     assert angle_diff(angle, degrees) == pytest.approx(0, abs=1e-9)
 
