@@ -711,12 +711,9 @@ def step_kmeans(run):
     from sklearn.cluster import KMeans
 
     X, y = run.data.X, run.data.y
-    km = KMeans(n_clusters=run.model.n_components, n_init=1, random_state=run.args.random_state)
-    km.fit(X)
-    result = {
-        "silhouette": silhouette(X, km.labels_, run.args.random_state)[0],
-        "inertia": float(km.inertia_),
-    }
+    seed = run.args.random_state
+    km = KMeans(n_clusters=run.model.n_components, n_init=1, random_state=seed).fit(X)
+    result = {"silhouette": silhouette(X, km.labels_, seed)[0], "inertia": float(km.inertia_)}
     if y is not None:
         from sklearn.metrics import adjusted_rand_score
 
@@ -2180,6 +2177,7 @@ _NUMBER_START = frozenset("0123456789+-.iInN")  # float() accepts nothing else f
 _TEXT_BITS = 0x7FF8_0000_0000_7E47  # a NaN of its own marks text cells: one comparison counts them
 _TEXT = struct.unpack("<d", struct.pack("<Q", _TEXT_BITS))[0]
 _END = "\0end\0"  # fed to csv last: inside an open quote it ends up in the cell
+LOADTXT = {"quotechar": '"', "comments": None, "ndmin": 2}
 _NUMPY_FAILED = re.compile(r"could not convert string (.*) to float64 at row \d+, column (\d+)\.")
 
 
@@ -2428,16 +2426,8 @@ def _fast_batch(text, pos, end, line, table):
             readers[table.label_j] = labels.append  # keeps the labels (numpy stores None as NaN)
         readers.update({j: _cell_reader(table, j, firsts) for j in table.text_cols})
         rows = io.StringIO(padded)
-        try:
-            X = np.loadtxt(
-                rows,
-                delimiter=d,
-                quotechar='"',
-                comments=None,
-                ndmin=2,
-                converters=readers,
-                encoding=None,
-            )  # str, not bytes, before numpy 2
+        try:  # encoding=None: str, not bytes, before numpy 2
+            X = np.loadtxt(rows, delimiter=d, converters=readers, encoding=None, **LOADTXT)
         except ValueError as exc:
             cell, j = _numpy_failure(exc)
             if j not in table.wanted:
