@@ -223,11 +223,12 @@ def test_scikit_learn_alone_agrees_on_the_true_structure(make_data, covariance_t
     }
     assert min(bics, key=bics.get) == (covariance_type, k)
     rows, _, _ = gmm_clustering.select_model(X, 4, "bic", 3, SEED)
-    # With the true k the optimum is well defined: the sweep finds it for every type.
-    # (Above the true k, EM has many near-equal optima: no comparison there.)
+    # With the true k the sweep reaches scikit-learn's best of three starts for every
+    # type, or a better optimum (lower BIC).  (Above the true k, EM has many near-equal
+    # optima: no comparison there.)
     for r in rows:
         if r["n_components"] == k:
-            assert r["bic"] == pytest.approx(bics[(r["covariance_type"], k)], abs=0.5)
+            assert r["bic"] <= bics[(r["covariance_type"], k)] + 0.5
 
 
 # --------------------------------------------------------------------------
