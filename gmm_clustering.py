@@ -215,6 +215,7 @@ def measure(run):
     model, data, labels = run.model, run.data, run.labels
     (n, d), k = data.X.shape, model.n_components
     certainty = run.posteriors.max(axis=1)
+    score, sample_size = silhouette(data.X, labels, run.args.random_state)
     metrics = {
         "n_samples": n,
         "n_features": d,
@@ -223,8 +224,8 @@ def measure(run):
         "converged": bool(model.converged_),
         "n_iter": int(model.n_iter_),
         **criteria(float(run.log_density.sum()), certainty, k, model.covariance_type, d),
-        "silhouette": None,
-        "silhouette_sample_size": None,
+        "silhouette": score,
+        "silhouette_sample_size": sample_size,
         "uncertain": int((certainty < UNCERTAIN_BELOW).sum()),
         "uncertain_threshold": UNCERTAIN_BELOW,
         "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
@@ -232,8 +233,6 @@ def measure(run):
         "means": model.means_.tolist(),
         "covariances": full_covariances(model).tolist() if d <= 100 else None,  # JSON size
     }
-    silhouette_sample = silhouette(data.X, labels, run.args.random_state)
-    metrics["silhouette"], metrics["silhouette_sample_size"] = silhouette_sample
     if run.args.bayesian:  # a prior, not maximum likelihood: BIC's parameter count does not apply
         metrics.update(bic=None, aic=None, icl=None)
     if data.y is not None:
