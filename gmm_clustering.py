@@ -585,8 +585,9 @@ def fit_traced(run, seed=None):
         warm_start=True,
         random_state=seed,
     )
-    fitted(model, X).max_iter = 1  # the start, then one iteration a call
+    fitted(model, X)  # max_iter=0: scikit-learn's start, and no EM step yet
     frames = [(0, model.weights_, model.means_, full_covariances(model))]
+    model.set_params(max_iter=1)  # from now on, each fit is one EM iteration
     trace = []
     for iteration in range(1, TRACE_MAX_ITER + 1):
         fitted(model, X)  # one E-step and one M-step
@@ -627,10 +628,8 @@ def fit_bayesian(run):
     used = run.result["effective_components"] = int((model.weights_ > BAYES_WEIGHT_FLOOR).sum())
     run.result["effective_threshold"] = BAYES_WEIGHT_FLOOR
     run.panels.append("weights")
-    say(
-        run,
-        f"Bayesian mixture: {used} of {k} components have weight above {BAYES_WEIGHT_FLOOR:.0%}",
-    )
+    above = f"have weight above {BAYES_WEIGHT_FLOOR:.0%}"
+    say(run, f"Bayesian mixture: {used} of {k} components {above}")
     return model
 
 
