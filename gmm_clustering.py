@@ -1409,9 +1409,8 @@ def validate(args):
         if getattr(args, option) == "":
             raise UsageError(f"--{option.replace('_', '-')} needs a value, not an empty string")
     if args.delimiter is not None:
-        args.delimiter = {"\\t": "\t", "tab": "\t", "space": " "}.get(
-            args.delimiter, args.delimiter
-        )
+        spelled = {"\\t": "\t", "tab": "\t", "space": " "}
+        args.delimiter = spelled.get(args.delimiter, args.delimiter)
         if len(args.delimiter) != 1 or args.delimiter in "\"'\r\n":
             raise UsageError(
                 f"--delimiter {args.delimiter!r} must be one character, not a quote "
@@ -1452,21 +1451,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except MemoryError:
         return fail("not enough memory; use a smaller --n-samples or --n-features", EXIT_USAGE)
-    except (BrokenPipeError, OutputLost) as exc:  # `... | head -c 100`, a full disk, ...
+    except (BrokenPipeError, OutputLost) as exc:  # `... | head -c 100`, or a full disk
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush
-        return (
-            1 if isinstance(exc, BrokenPipeError) else fail(f"cannot write the output ({exc})", 1)
-        )
+        reader_left = isinstance(exc, BrokenPipeError)  # nothing to say: the reader has gone
+        return 1 if reader_left else fail(f"cannot write the output ({exc})", 1)
     except Exception as exc:  # noqa: BLE001  (a bug of ours: one line, never a traceback)
         tb, line = exc.__traceback__, 0
         while tb:  # the innermost line of this file
             line = tb.tb_lineno if tb.tb_frame.f_code.co_filename == __file__ else line
             tb = tb.tb_next
-        detail = " ".join(str(exc).split())[:300]
-        where = f"gmm_clustering.py line {line}"
-        return fail(
-            f"internal error ({type(exc).__name__}: {detail}, {where}); please report it", 1
-        )
+        what = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        return fail(f"internal error ({what}, gmm_clustering.py line {line}); please report it", 1)
 
 
 class OutputLost(Exception):
@@ -1489,9 +1484,8 @@ def run_and_print(argv):
 
     def progress(message):  # how far a long sweep has come: on a terminal, unless --quiet
         if not args.quiet and sys.stderr.isatty():
-            print(
-                f"[{time.perf_counter() - started:6.1f} s] {message}", file=sys.stderr, flush=True
-            )
+            elapsed = time.perf_counter() - started
+            print(f"[{elapsed:6.1f} s] {message}", file=sys.stderr, flush=True)
 
     args.progress = progress
     with native_threads():
