@@ -401,11 +401,16 @@ def test_too_small_a_percentage_flags_nothing_without_failing(capsys, tmp_path):
 
 
 def test_find_anomalies_breaks_ties_by_order():
-    log_density = np.random.RandomState(0).randint(0, 4, 400).astype(float)
-    mask, _ = gmm_clustering.find_anomalies(log_density, 10)
-    expected = np.zeros(400, dtype=bool)
-    expected[np.argsort(log_density, kind="stable")[:40]] = True
-    np.testing.assert_array_equal(mask, expected)
+    # 50 points: twenty at log-density 1, then ten at 0 alternating with ten at 1, then
+    # ten at 1.  20% is 10 points: the ten at 0.  30% is 15: the ten at 0 and then, of
+    # the thirty points tied at 1, the first five in the order the points come.
+    log_density = np.array([1.0] * 20 + [0.0, 1.0] * 10 + [1.0] * 10)
+    zeros = [20 + 2 * i for i in range(10)]
+    mask, threshold = gmm_clustering.find_anomalies(log_density, 30)
+    assert sorted(np.flatnonzero(mask)) == sorted(zeros + [0, 1, 2, 3, 4])
+    assert threshold == 1.0
+    mask, threshold = gmm_clustering.find_anomalies(log_density, 20)
+    assert list(np.flatnonzero(mask)) == zeros and threshold == 0.0
 
 
 # --------------------------------------------------------------------------
