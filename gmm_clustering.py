@@ -2286,21 +2286,11 @@ def _records(text, pos, line, delimiter):
 
 
 def _sniff_delimiter(text):
-    """Comma, semicolon, tab or space: the one that splits the header and the next row alike."""
-    best, best_width = ",", 1
-    for candidate in (",", ";", "\t", " "):
-        if candidate == " " and best_width > 1:
-            break
-        try:  # the first two rows with something in them
-            rows = (row for _, row, _, _ in _records(text, 0, 0, candidate) if "".join(row).strip())
-            widths = [len(row) for row in itertools.islice(rows, 2)] or [0]
-        except UsageError:  # an open quote, with this delimiter
-            continue
-        header, width = widths[0], widths[-1]
-        r_layout = width == header + 1 and candidate in "\t "  # R's write.table: row names first
-        if (width == header or r_layout) and width > best_width:
-            best, best_width = candidate, width
-    return best
+    """Comma, semicolon, tab or space, as ``csv.Sniffer`` sees the first lines (else comma)."""
+    try:
+        return csv.Sniffer().sniff(text[:SNIFF_CHARS], delimiters=",;\t ").delimiter
+    except csv.Error:
+        return ","
 
 
 def _read_header(text, delimiter, notes):
