@@ -100,13 +100,13 @@ def lesson(args) -> Run:
     run.model = fit_model(run)  # 2. EM: fit_gmm below, unless an option fits another way
     run.log_density, run.posteriors = e_step(run.model, data.X)  # 3. soft assignments
     run.labels = run.posteriors.argmax(axis=1)  # hard assignment: the likeliest component
-    run.result.update(measure(run))
+    run.result.update(measure(run))  # 4. log-likelihood, silhouette, BIC, AIC, ICL, ARI
 
-    for name, wanted, step in STEPS:  # 4. whatever else was asked for
+    for name, wanted, step in STEPS:  # 5. whatever else was asked for
         if wanted(args):
             step(run)
 
-    if not args.no_plot:  # 5. the figure: clusters and their Gaussian ellipses
+    if not args.no_plot:  # 6. the figure: clusters and their Gaussian ellipses
         show_or_save(run)
     return run
 
