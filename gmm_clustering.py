@@ -1195,9 +1195,8 @@ def draw_pairs(fig, pairs):
         plot_clusters(ax, view)
         if view.equal:
             ax.set_aspect("equal", adjustable="datalim")
-        ax.set(
-            title="", xlabel=view.xlabel if i == p - 1 else "", ylabel=view.ylabel if j == 0 else ""
-        )
+        xlabel, ylabel = view.xlabel if i == p - 1 else "", view.ylabel if j == 0 else ""
+        ax.set(title="", xlabel=xlabel, ylabel=ylabel)  # labels on the outer edges only
         if (i, j) != (0, 0):
             ax.get_legend().remove()
     axes[0, 0].set_title("GMM clusters" + pairs[0][0].subset_note)
@@ -1210,9 +1209,9 @@ def show_or_save(run):
     args, result = run.args, run.result
     path = args.figure_path
     if path is not None and path.lower().endswith(".gif"):  # --trace: the animation alone
-        fig, ax = plt.subplots(figsize=(6.4, 5.4), layout="constrained")
         from matplotlib.animation import PillowWriter
 
+        fig, ax = plt.subplots(figsize=(6.4, 5.4), layout="constrained")
         write = lambda f: animate_em(run, ax).save(f, writer=PillowWriter(fps=4), dpi=72)
     else:
         fig = build_figure(run)
