@@ -600,8 +600,6 @@ def fit_traced(run, seed=None):
     run.result["trace"] = trace
     run.extra["frames"] = frames
     run.panels += ["em steps", "convergence"]
-    start, end = f"{trace[0]:.5f} at the start", f"{trace[-1]:.5f} at the end"
-    say(run, f"EM trace: {len(trace) - 1} iterations, mean log-likelihood {start}, {end}")
     return model
 
 
@@ -625,11 +623,9 @@ def fit_bayesian(run):
         random_state=args.random_state,
     )
     model = fitted(model, run.data.X)
-    used = run.result["effective_components"] = int((model.weights_ > BAYES_WEIGHT_FLOOR).sum())
+    run.result["effective_components"] = int((model.weights_ > BAYES_WEIGHT_FLOOR).sum())
     run.result["effective_threshold"] = BAYES_WEIGHT_FLOOR
     run.panels.append("weights")
-    above = f"have weight above {BAYES_WEIGHT_FLOOR:.0%}"
-    say(run, f"Bayesian mixture: {used} of {k} components {above}")
     return model
 
 
@@ -791,6 +787,20 @@ def step_starts(run):
         run.panels.append("starts")
 
 
+def step_trace(run):
+    """--trace: how far EM climbed, and in how many iterations."""
+    trace = run.result["trace"]
+    start, end = f"{trace[0]:.5f} at the start", f"{trace[-1]:.5f} at the end"
+    say(run, f"EM trace: {len(trace) - 1} iterations, mean log-likelihood {start}, {end}")
+
+
+def step_bayesian(run):
+    """--bayesian: how many components the prior left with a real weight."""
+    used, k = run.result["effective_components"], run.result["n_components"]
+    above = f"have weight above {BAYES_WEIGHT_FLOOR:.0%}"
+    say(run, f"Bayesian mixture: {used} of {k} components {above}")
+
+
 def step_report(run):
     """--report: every panel on one figure."""
     for panel in ("uncertainty", "criterion", "kmeans", "density", "summary"):
@@ -809,6 +819,8 @@ STEPS = [  # (name, when, what): run in this order after the fit
     ("anomalies", lambda a: a.anomalies is not None or a.report, step_anomalies),
     ("sample", lambda a: a.sample, step_sample),
     ("starts", lambda a: a.n_init > 1 and not a.select and not a.bayesian, step_starts),
+    ("trace", lambda a: a.trace, step_trace),
+    ("bayesian", lambda a: a.bayesian, step_bayesian),
     ("report", lambda a: a.report, step_report),
 ]
 
@@ -1382,28 +1394,46 @@ def build_parser():
     return parser
 
 
+CONFLICTS = {  # options that cannot go together: what is wrong, and the way out
+    "data": "--csv and --dataset both name the data; choose one",
+    "csv": "--columns, --labels, --delimiter and --encoding apply to --csv only",
+    "labels": "--labels needs a column name, not an empty string",
+    "no plot": "--no-plot and --save/--report contradict each other; drop one",
+    "sample out": "--sample-out needs --sample N",
+    "select or bayesian": "--select and --bayesian are two ways of choosing k; use one",
+    "select k": "--select chooses the number of components: drop --n-components",
+    "select init": "--select makes its own starts: drop --init",
+    "trace": "--trace follows one GaussianMixture fit: not with --select or --bayesian",
+    "gif": "--save: a .gif is the --trace animation; add --trace or save png, pdf or svg",
+}
+
+
 def validate(args):
     """Checks that need more than one option, or more than one value: before any work."""
-    gif = (args.save or "").lower().endswith(".gif")
-    blobs = args.dataset == "blobs" and args.csv is None
-    csv_only = args.columns or args.labels is not None or args.delimiter or args.encoding
-    n, k = args.n_samples, args.n_components or 0
-    for broken, message in [
-        (args.csv is not None and args.dataset != "blobs", "--csv and --dataset: choose one"),
-        (csv_only and args.csv is None, "--columns, --labels, --delimiter, --encoding need --csv"),
-        (args.labels == "", "--labels needs a column name, not an empty string"),
-        (args.no_plot and (args.save or args.report), "--no-plot contradicts --save/--report"),
-        (args.sample_out and not args.sample, "--sample-out needs --sample N"),
-        (args.select and args.bayesian, "--select and --bayesian both choose k; use one"),
-        (args.select and args.n_components, "--select chooses k: drop --n-components"),
-        (args.select and args.init != "kmeans", "--select makes its own starts: drop --init"),
-        (args.trace and (args.select or args.bayesian), "--trace: not with --select/--bayesian"),
-        (gif and not args.trace, "--save: a .gif is the --trace animation; add --trace"),
-        (blobs and args.centers > n, f"--centers {args.centers} exceeds --n-samples {n}"),
-        (blobs and k > n, f"--n-components {k} exceeds --n-samples {n}"),
-    ]:
-        if broken:
-            raise UsageError(message)
+    csv_options = args.columns or args.labels is not None or args.delimiter or args.encoding
+    broken = {
+        "data": args.csv is not None and args.dataset != "blobs",
+        "csv": csv_options and args.csv is None,
+        "labels": args.labels == "",
+        "no plot": args.no_plot and (args.save or args.report),
+        "sample out": args.sample_out and not args.sample,
+        "select or bayesian": args.select and args.bayesian,
+        "select k": args.select and args.n_components,
+        "select init": args.select and args.init != "kmeans",
+        "trace": args.trace and (args.select or args.bayesian),
+        "gif": (args.save or "").lower().endswith(".gif") and not args.trace,
+    }
+    for name, is_broken in broken.items():
+        if is_broken:
+            raise UsageError(CONFLICTS[name])
+    blobs, n, more = args.dataset == "blobs" and args.csv is None, args.n_samples, "or more samples"
+    if blobs and args.centers > n:
+        raise UsageError(
+            f"--centers {args.centers} exceeds --n-samples {n}; use fewer centers {more}"
+        )
+    if blobs and (args.n_components or 0) > n:
+        k = args.n_components
+        raise UsageError(f"--n-components {k} exceeds --n-samples {n}; use fewer components {more}")
     for option in ("csv", "save", "sample_out", "encoding", "columns"):
         if getattr(args, option) == "":
             raise UsageError(f"--{option.replace('_', '-')} needs a value, not an empty string")
@@ -1426,6 +1456,8 @@ def validate(args):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the demo; return the exit status: 0, 2 for bad input, 1 when stdout fails."""
+    if sys.stderr is None:  # started with stderr closed: messages go nowhere, not to stdout
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115  (for the life of the process)
     if sys.stdout is None:  # started with stdout closed: results would vanish
         return fail("standard output is closed; nothing to write the results to", 1)
     for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a name: escapes
@@ -1722,8 +1754,9 @@ class Sweep:
         for cov, k in itertools.product(COVARIANCE_TYPES, range(1, max_k + 1)):
             fit = self.best.get((k, cov))
             why = None if fit else self.rejected.get((k, cov), "a covariance became singular")
-            row = {"covariance_type": cov, "n_components": k, "rejected": fit is None}
-            row.update(dict.fromkeys(("bic", "aic", "icl", "log_likelihood")), reason=why)
+            row = {"covariance_type": cov, "n_components": k}  # the keys in a fixed order:
+            row.update(dict.fromkeys(("bic", "aic", "icl", "log_likelihood")))
+            row.update(rejected=fit is None, reason=why)
             if fit:
                 row.update(criteria(fit["ll"] * n, fit["resp"].max(axis=1), k, cov, d))
             rows.append(row)
@@ -2032,7 +2065,9 @@ def prepare_display(args):
     """Decide, before any work, whether a window opens or which file the figure goes to."""
     try:
         import matplotlib
-        import matplotlib.pyplot as plt  # noqa: F401  (resolves the automatic backend)
+        import matplotlib.pyplot as plt
+
+        plt.switch_backend(matplotlib.get_backend())  # loads the backend: a bad one fails here
     except (ValueError, ImportError) as exc:
         if "MPLBACKEND" in os.environ:
             raise UsageError(

@@ -215,6 +215,19 @@ def real_runs(tmp_path_factory):
     runs.start("sigint-1.5s-at-work", [*LONG_RUN, "--n-samples", "20000"], sigint_after=1.5)
     runs.start("sigint-while-loading", ["-c", EARLY_SIGINT, SCRIPT, *LONG_RUN])
     runs.start("bad-mplbackend", [*SMALL], env=environment(MPLBACKEND="nonsense"))
+    runs.start(  # a backend module that cannot be imported: found when it is loaded
+        "missing-backend-module", [*SMALL], env=environment(MPLBACKEND="module://no_such_module")
+    )
+    runs.start(  # stderr closed: progress and warnings must not land on stdout or crash
+        "stderr-closed",
+        [
+            "bash",
+            "-c",
+            'exec "$0" "$1" --no-plot --select --max-components 3 2>&-',
+            sys.executable,
+            SCRIPT,
+        ],
+    )
     runs.start(  # bash's >&- closes descriptor 1 (subprocess.DEVNULL would leave it open)
         "stdout-closed",
         ["bash", "-c", 'exec "$0" "$1" --no-plot --n-samples 60 >&-', sys.executable, SCRIPT],
@@ -596,13 +609,21 @@ def test_ordinary_runs_print_no_warning_text(capsys, tmp_path, argv):
 # The real processes, started by ``real_runs`` when the module starts.
 
 
-def test_bad_mplbackend_is_one_line_naming_it(real_runs):
-    folder, rc, out, err = real_runs.result("bad-mplbackend")
+@pytest.mark.parametrize("name", ["bad-mplbackend", "missing-backend-module"])
+def test_bad_mplbackend_is_one_line_naming_it(real_runs, name):
+    folder, rc, out, err = real_runs.result(name)
     assert rc == 2, err
     assert out == b""
     [line] = stderr_lines(err)
     assert line.startswith("gmm_clustering.py: error: ") and "MPLBACKEND" in line
     assert list(folder.iterdir()) == []
+
+
+def test_stderr_closed_still_prints_the_results(real_runs):
+    _folder, rc, out, _err = real_runs.result("stderr-closed")
+    assert rc == 0
+    assert b"Selected: " in out and b"the best k is the largest tried (3)" in out
+    assert b"internal error" not in out and b"gmm_clustering.py:" not in out
 
 
 def test_ascii_only_locale_escapes_non_ascii_column_names(real_runs):
