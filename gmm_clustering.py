@@ -1163,10 +1163,12 @@ def build_figure(run):
     d = run.data.X.shape[1]
     column = 0 if d > 1 else 1
     names = [p for p in dict.fromkeys(run.panels) if PANELS[p][column] is not None]
-    suffix = " (standardised)" if run.data.scaler is not None else ""
-    xlabel = run.data.feature_names[0] + suffix  # one feature: a histogram
-    one = View(None, None, None, None, None, None, xlabel, "density", run=run)
-    main, pairs = make_views(run) if d > 1 else (one, [])
+    if d > 1:
+        main, pairs = make_views(run)
+    else:  # one feature: a histogram, drawn from the run itself
+        suffix = " (standardised)" if run.data.scaler is not None else ""
+        xlabel = run.data.feature_names[0] + suffix
+        main, pairs = View(None, None, None, None, None, None, xlabel, "density", run=run), []
     run.extra["main_view"] = main
     if pairs:
         names.remove("clusters")  # the pairs show the clusters
@@ -1445,13 +1447,14 @@ def validate(args):
                 f"--delimiter {args.delimiter!r} must be one character, not a quote "
                 "or a line break ('tab' and 'space' are understood)"
             )
-    try:
-        codecs.lookup(args.encoding or "utf-8")
-    except LookupError:
-        raise UsageError(
-            f"--encoding {args.encoding!r} is not an encoding Python knows; "
-            "try utf-8, latin-1, cp1252 or utf-16"
-        ) from None
+    if args.encoding:
+        try:
+            codecs.lookup(args.encoding)
+        except LookupError:
+            raise UsageError(
+                f"--encoding {args.encoding!r} is not an encoding Python knows; "
+                "try utf-8, latin-1, cp1252 or utf-16"
+            ) from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1670,9 +1673,8 @@ def select_model(X, max_k, criterion, n_init, random_state, progress=None, choos
     k, cov = best["n_components"], best["covariance_type"]
     model = sweep.model((k, cov), X, random_state)
     if sample is None:  # the winner's row: its values after the final EM steps
-        certainty = model.predict_proba(X).max(axis=1)
-        total = float(model.score(X)) * len(X)
-        best.update(criteria(total, certainty, k, cov, X.shape[1]))
+        log_density, posteriors = e_step(model, X)  # one pass, the summary's own formulas
+        best.update(criteria(float(log_density.sum()), posteriors.max(axis=1), k, cov, X.shape[1]))
     return rows, model, sample
 
 
