@@ -1,15 +1,43 @@
 """Gaussian-mixture clustering, shown and measured.
 
-A Gaussian mixture model (GMM) says that each point was drawn from one of k
-Gaussian "components", chosen with probabilities (the weights).  Fitting it
-with EM finds the weights, the means and the covariances; each point then gets
-a posterior probability for each component (a soft assignment).  This script
-generates (or reads) data, fits scikit-learn's ``GaussianMixture``, prints the
-metrics (log-likelihood, silhouette, BIC/AIC, agreement with known labels) and
-draws the clusters with their Gaussian ellipses.  On request it teaches the
-rest: choosing k and the covariance shape, KMeans beside it, EM step by step,
-how much the answer depends on the start, a Bayesian mixture, density and
-anomalies, sampling, your own CSV.
+A Gaussian mixture model (GMM) says that each point x was made in two draws:
+first a component j, with probability w_j (the weights, which sum to 1), then
+x itself from that component's Gaussian N(mu_j, S_j), with mean mu_j and
+covariance matrix S_j.  Its density is p(x) = sum_j w_j N(x | mu_j, S_j).
+Clustering with it means fitting w, mu and S, then giving each point to the
+component likeliest to have made it.
+
+EM (expectation-maximisation) fits it.  From a start (by default a k-means
+partition) it repeats two steps until the log-likelihood, log L = sum_i log p(x_i),
+stops rising:
+  E-step, Bayes' rule: the posterior of component j for point i,
+      p_ij = w_j N(x_i | mu_j, S_j) / sum_l w_l N(x_i | mu_l, S_l);
+  M-step, averages weighted by the posteriors, with n_j = sum_i p_ij:
+      w_j = n_j / n,   mu_j = sum_i p_ij x_i / n_j,
+      S_j = sum_i p_ij (x_i - mu_j)(x_i - mu_j)' / n_j.
+No iteration lowers log L, and EM stops at a local maximum: where it ends
+depends on where it starts.
+
+The covariance type says how much shape each component may have (mclust's
+names in brackets): full (VVV), every component its own S_j; tied (EEE), one S
+shared by all; diag (VVI), each S_j diagonal, so the ellipses are aligned
+with the axes; spherical (VII), S_j = s_j^2 I, so they are circles.
+
+More components always raise log L.  BIC = -2 log L + p log n and
+AIC = -2 log L + 2 p charge for the p free parameters (weights, means,
+covariances); the lowest wins.  ICL = BIC - 2 sum_i log max_j p_ij also
+charges for points that sit between components.  (R's mclust prints BIC
+with the opposite sign: higher is better there.)
+
+A point's Mahalanobis distance from a component, r = sqrt((x - mu)' S^-1 (x - mu)),
+is its distance counted in that component's own standard deviations.  The
+ellipses drawn are r = 1, 2 and 3; in two dimensions they hold 1 - exp(-r^2 / 2)
+of the component: 39 %, 86 % and 99 %.
+
+Silhouette: for each point (b - a) / max(a, b), with a its mean distance to
+its own cluster and b to the nearest other one; from -1 to 1, higher is
+better.  The adjusted Rand index (ARI) compares the clusters with known
+classes: 1 when they are the same up to renaming, 0 for chance agreement.
 
 Usage::
 
@@ -45,7 +73,6 @@ if __name__ == "__main__":  # Ctrl-C while the libraries load: a quiet exit, not
     signal.signal(signal.SIGINT, interrupted_while_loading)
 
 import argparse
-import ast
 import codecs
 import contextlib
 import csv
@@ -53,6 +80,7 @@ import functools
 import io
 import itertools
 import json
+import logging
 import math
 import re
 import stat
@@ -61,7 +89,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 try:
@@ -70,14 +98,14 @@ except ModuleNotFoundError:  # main() says what to install, in one line
     np = None
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-DEFAULT_N_COMPONENTS = 4  # when the data has no known labels to count
+DEFAULT_N_COMPONENTS = 4  # when the data has no known classes to count
 UNCERTAIN_BELOW = 0.9  # a point is "uncertain" when its largest posterior is below this
 ELLIPSE_SIGMAS = (1, 2, 3)  # Mahalanobis radii of the drawn ellipses
 DEFAULT_FIGURE = "gmm_clustering.png"  # where a run with no display saves its figure
 SILHOUETTE_MAX_SAMPLES = 5_000  # silhouette is quadratic in n: a random sample above this
 PLOT_MAX_POINTS = 20_000  # scatter a random subset above this
 EXIT_USAGE = 2
-MAX_COMPONENTS = 50  # the largest --max-components
+progress = logging.getLogger("gmm_clustering")  # a long sweep's progress (see main)
 
 
 class UsageError(Exception):
@@ -87,62 +115,102 @@ class UsageError(Exception):
 # ==========================================================================
 # The lesson: the default run, top to bottom
 # ==========================================================================
-# ``lesson`` is the whole default run.  Each option the user asks for is one
-# step from the STEPS table (section "What else to show"), run after the fit.
+# ``lesson`` is the whole run.  Each option the user gives is one function
+# with its record (section "What else to show"); the options that fit the
+# model another way are in section "The model".
 
 
-def lesson(args) -> Run:
-    """Make or read the data, fit a GMM, measure it, draw it; return what was found."""
-    data = load_data(args)  # 1. the points (and their true labels, when known)
-    check_fittable(data, args)
-    run = Run(args=args, data=data, result=describe_data(data, args))
+def lesson(args: argparse.Namespace, output: Output) -> Run:
+    """Make or read the data, fit a mixture with EM, measure it, draw it."""
+    # 1. The points (and their true classes, when known): 500 blobs by default.
+    data = load_data(args)
 
-    run.model = fit_model(run)  # 2. EM: fit_gmm below, unless an option fits another way
-    run.log_density, run.posteriors = e_step(run.model, data.X)  # 3. soft assignments
-    run.labels = run.posteriors.argmax(axis=1)  # hard assignment: the likeliest component
-    run.result.update(measure(run))  # 4. log-likelihood, silhouette, BIC, AIC, ICL, ARI
+    # 2. EM: scikit-learn's GaussianMixture (fit_gmm below), unless an option fits another way.
+    mixture, fitting = fit_model(args, data)
 
-    for name, wanted, step in STEPS:  # 5. whatever else was asked for
-        if wanted(args):
-            step(run)
+    # 3. One more E-step on the fitted mixture: each point's posteriors and log-density.
+    log_density, posteriors = e_step(mixture, data.X)
+    labels = posteriors.argmax(axis=1)  # the hard clusters: each point's likeliest component
 
-    if not args.no_plot:  # 6. the figure: clusters and their Gaussian ellipses
-        show_or_save(run)
+    # 4. How good is the fit: log-likelihood, silhouette, BIC, AIC, ICL, ARI.
+    run = Run(args, output, data, mixture, log_density, posteriors, labels, found=[fitting])
+    run.metrics = measure(run)
+
+    # 5. Whatever else was asked for: each option's step, in the order of the options.
+    for step in steps_wanted(args):
+        run.found.append(step(run))
+
+    # 6. The figure: the clusters with their Gaussian ellipses, and the panels asked for.
+    if not args.no_plot:
+        run.found.append(show_or_save(run))
     return run
 
 
 @dataclass
 class Dataset:
+    """The points to fit, and what is known about them."""
+
     X: np.ndarray  # (n_samples, n_features), as fitted
     feature_names: list[str]
     source: str
-    y: np.ndarray | None = None  # true class codes 0..c-1, when known
-    class_names: list[str] | None = None  # the name of each class code
+    y: np.ndarray | None = None  # the true class of each point (0 .. c-1), when known
+    class_names: list[str] | None = None
+    notes: list[str] = field(default_factory=list)  # one line each: how it was read
     dropped_rows: int = 0
     skipped_columns: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)  # one-line remarks on how it was read
-    scaler: object = None  # under --scale: the fitted scaler (ends in a StandardScaler)
-    same_units: bool = False  # whether the axes share units (equal aspect on the plot)
+    scaler: object = None  # under --scale: the scaler that standardised the columns
+    same_units: bool = False  # whether all columns share one unit (then circles look round)
+
+
+@dataclass
+class Mixture:
+    """A fitted Gaussian mixture: what the E-step, the figure and the summary read."""
+
+    weights: np.ndarray  # (k,), summing to 1
+    means: np.ndarray  # (k, d)
+    covariances: np.ndarray  # (k, d, d): every component's full matrix, whatever the type
+    covariance_type: str
+    converged: bool = True
+    n_iter: int = 0
+    estimator: str = "GaussianMixture"
+
+
+@dataclass
+class Found:
+    """What one step found: numbers for the JSON, text lines, points and panels to draw."""
+
+    results: dict = field(default_factory=dict)  # JSON keys and values
+    lines: list[str] = field(default_factory=list)  # printed after the metrics
+    head: list[str] = field(default_factory=list)  # printed before them (the selection table)
+    notes: list[str] = field(default_factory=list)  # "Note: " lines at the top; JSON "notes"
+    warnings: list[str] = field(default_factory=list)  # printed on stderr
+    marks: dict = field(default_factory=dict)  # name: points (data units) drawn on the clusters
+    panels: list[Panel] = field(default_factory=list)  # figure panels, in order
 
 
 @dataclass
 class Run:
-    """Everything one run has found so far; each step reads it and adds to it."""
+    """One run: the data, the fitted mixture, its soft assignments, and what was found."""
 
-    args: argparse.Namespace
+    args: argparse.Namespace  # the options as given; never changed
+    output: Output  # where the figure goes
     data: Dataset
-    result: dict
-    model: object = None
-    log_density: np.ndarray | None = None
-    posteriors: np.ndarray | None = None
-    labels: np.ndarray | None = None
-    panels: list[str] = field(default_factory=lambda: ["clusters"])  # figure panels, in order
-    marks: dict = field(default_factory=dict)  # extra points to draw, in the fitted units
-    extra: dict = field(default_factory=dict)  # what a step leaves for its panel
+    mixture: Mixture
+    log_density: np.ndarray  # (n,) log p(x_i)
+    posteriors: np.ndarray  # (n, k) p_ij
+    labels: np.ndarray  # (n,) each point's likeliest component
+    found: list[Found] = field(default_factory=list)
+    metrics: dict = field(default_factory=dict)
+
+    def marks(self, name):
+        return next((f.marks[name] for f in self.found if name in f.marks), None)
+
+    def results(self, key):
+        return next((f.results[key] for f in self.found if key in f.results), None)
 
 
 def make_blob_data(n_samples, centers, n_features, cluster_std, random_state):
-    """Isotropic Gaussian blobs with known labels (scikit-learn's ``make_blobs``)."""
+    """Isotropic Gaussian blobs with known classes (scikit-learn's ``make_blobs``)."""
     from sklearn.datasets import make_blobs
 
     X, y = make_blobs(
@@ -153,88 +221,124 @@ def make_blob_data(n_samples, centers, n_features, cluster_std, random_state):
     return Dataset(X, names, "make_blobs", y=y, class_names=classes, same_units=True)
 
 
-def fit_gmm(run, random_state=None):
-    """EM for a Gaussian mixture: scikit-learn's ``GaussianMixture``, as the options ask.
+def fit_gmm(args, data, random_state=None):
+    """EM as scikit-learn runs it: ``GaussianMixture`` with the options' k, type and start.
 
-    EM starts from a partition (k-means by default, --init), then alternates the
-    E-step (each point's posterior for each component, ``e_step`` below) and the
-    M-step (each component's weight, mean and covariance re-estimated from those
-    posteriors) until the mean log-likelihood gains less than ``tol`` (1e-3) in an
-    iteration.  ``fitted`` turns a failed fit into one line.
+    It starts from a k-means partition (--init), then alternates E- and M-steps
+    until the mean log-likelihood gains less than ``tol`` (1e-3) in an iteration.
     """
     from sklearn.mixture import GaussianMixture
 
-    args = run.args
     model = GaussianMixture(
-        n_components=n_components_wanted(run.data, args),
+        n_components=n_components_wanted(data, args),
         covariance_type=args.covariance_type,
         init_params=args.init,
         random_state=args.random_state if random_state is None else random_state,
     )
-    return fitted(model, run.data.X)
+    return as_mixture(fitted(model, data.X)), Found()
 
 
-def e_step(model, X):
-    """Bayes' rule, the E-step: the posterior of each component for each point.
+def as_mixture(model):
+    """A fitted scikit-learn mixture as a ``Mixture`` (each type's covariances made full)."""
+    k, d = model.means_.shape
+    covariances = {
+        "full": lambda c: c,  # one (d, d) matrix per component
+        "tied": lambda c: np.broadcast_to(c, (k, d, d)),  # one matrix shared by all
+        "diag": lambda c: c[:, :, None] * np.eye(d),  # one variance per feature
+        "spherical": lambda c: c[:, None, None] * np.eye(d),  # one variance per component
+    }[model.covariance_type](model.covariances_)
+    return Mixture(
+        model.weights_,
+        model.means_,
+        np.array(covariances),
+        model.covariance_type,
+        bool(model.converged_),
+        int(model.n_iter_),
+        type(model).__name__,
+    )
 
-    p(k | x) = w_k N(x | mu_k, S_k) / sum_j w_j N(x | mu_j, S_j).  Returns the
-    log-density of each point (the log of the denominator) and the posteriors.
+
+def e_step(mixture, X):
+    """Bayes' rule: each point's log-density log p(x) and its posteriors p(j | x).
+
+    p(j | x) = w_j N(x | mu_j, S_j) / p(x), with p(x) = sum_l w_l N(x | mu_l, S_l),
+    computed with logarithms (a log-sum-exp) so that tiny densities do not round to 0.
     """
-    try:
-        log_joint = np.log(model.weights_) + component_log_densities(model, X)
-    except (np.linalg.LinAlgError, ValueError):  # a component too flat for scipy's check
-        return model.score_samples(X), model.predict_proba(X)  # the same, by scikit-learn
-    top = log_joint.max(axis=1, keepdims=True)  # taken out first, so exp cannot underflow to 0
-    far = ~np.isfinite(top[:, 0])  # ... unless every density underflows (a point far away)
-    top[far] = 0
-    joint = np.exp(log_joint - top)  # w_k N(x | k), divided by the largest
-    evidence = joint.sum(axis=1, keepdims=True)  # sum_j w_j N(x | j), divided likewise
-    posteriors = joint / np.where(far[:, None], 1, evidence)
-    if far.any():
-        posteriors[far] = nearest_component(model, X[far])
-    return np.log(evidence[:, 0]) + top[:, 0], posteriors
+    from scipy.special import logsumexp
+
+    log_joint = np.log(mixture.weights) + component_log_densities(mixture, X)  # log w_j N(x | j)
+    log_density = logsumexp(log_joint, axis=1)  # log p(x)
+    posteriors = np.exp(log_joint - log_density[:, None])
+    if not np.isfinite(log_density).all():  # points so far away that every density is 0
+        posteriors = far_point_posteriors(mixture, X, posteriors)
+    return log_density, posteriors
 
 
-def component_log_densities(model, X):
-    """log N(x | mu_k, S_k): one column per component (scipy.stats' Gaussian densities)."""
+def component_log_densities(mixture, X):
+    """log N(x | mu_j, S_j): one column per component (scipy.stats' Gaussian densities)."""
     from scipy.stats import multivariate_normal, norm
 
-    if model.covariance_type in ("diag", "spherical"):  # independent features: 1-D densities
-        k, d = model.means_.shape
-        sds = np.sqrt(np.broadcast_to(model.covariances_.reshape(k, -1), (k, d)))
-        parts = zip(model.means_, sds)
+    if mixture.covariance_type in ("diag", "spherical"):  # independent features: 1-D densities
+        sds = np.sqrt(np.diagonal(mixture.covariances, axis1=1, axis2=2))
+        parts = zip(mixture.means, sds)
         return np.column_stack([norm(mu, sd).logpdf(X).sum(axis=1) for mu, sd in parts])
-    parts = zip(model.means_, full_covariances(model))
+    parts = zip(mixture.means, mixture.covariances)
     return np.column_stack(
-        [np.atleast_1d(multivariate_normal(mu, cov).logpdf(X)) for mu, cov in parts]
+        [
+            np.atleast_1d(multivariate_normal(mu, S, allow_singular=True).logpdf(X))
+            for mu, S in parts
+        ]
     )
+
+
+def m_step(X, posteriors, covariance_type, reg_covar=1e-6):
+    """Weights, means and covariances from the posteriors: the averages of the docstring.
+
+    The batched EM of the model selection (section "Machinery: model selection")
+    is these formulas for many starts at once.
+    """
+    n, d = X.shape
+    n_j = posteriors.sum(axis=0)  # the number of points each component holds
+    weights = n_j / n
+    means = posteriors.T @ X / n_j[:, None]
+    deviations = X[None, :, :] - means[:, None, :]  # (k, n, d)
+    covariances = (
+        np.einsum("nk,kni,knj->kij", posteriors, deviations, deviations) / n_j[:, None, None]
+    )
+    if covariance_type == "tied":  # one matrix: the components' scatter pooled
+        covariances[:] = np.einsum("k,kij->ij", weights, covariances)
+    elif covariance_type == "diag":  # only the variances along the axes
+        covariances *= np.eye(d)
+    elif covariance_type == "spherical":  # one variance per component: the mean of its d
+        covariances = np.trace(covariances, axis1=1, axis2=2)[:, None, None] / d * np.eye(d)
+    return weights, means, covariances + reg_covar * np.eye(d)
 
 
 def measure(run):
     """The numbers the summary prints about the fitted mixture."""
-    model, data, labels = run.model, run.data, run.labels
-    (n, d), k = data.X.shape, model.n_components
-    certainty = run.posteriors.max(axis=1)
+    mixture, data, labels = run.mixture, run.data, run.labels
+    (n, d), k = data.X.shape, len(mixture.weights)
+    largest = run.posteriors.max(axis=1)  # each point's largest posterior
     score, sample_size = silhouette(data.X, labels, run.args.random_state)
     metrics = {
         "n_samples": n,
         "n_features": d,
-        "n_components": int(k),
-        "covariance_type": model.covariance_type,
-        "converged": bool(model.converged_),
-        "n_iter": int(model.n_iter_),
-        **criteria(float(run.log_density.sum()), certainty, k, model.covariance_type, d),
+        "n_components": k,
+        "covariance_type": mixture.covariance_type,
+        "converged": mixture.converged,
+        "n_iter": mixture.n_iter,
+        **criteria(float(run.log_density.sum()), largest, k, mixture.covariance_type, d),
         "silhouette": score,
         "silhouette_sample_size": sample_size,
-        "uncertain": int((certainty < UNCERTAIN_BELOW).sum()),
+        "uncertain": int((largest < UNCERTAIN_BELOW).sum()),
         "uncertain_threshold": UNCERTAIN_BELOW,
         "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
-        "weights": model.weights_.tolist(),
-        "means": model.means_.tolist(),
-        "covariances": full_covariances(model).tolist() if d <= 100 else None,  # JSON size
+        "weights": mixture.weights.tolist(),
+        "means": mixture.means.tolist(),
+        "covariances": mixture.covariances.tolist() if d <= 100 else None,  # bounds the JSON
     }
-    if run.args.bayesian:  # a prior, not maximum likelihood: BIC's parameter count does not apply
-        metrics.update(bic=None, aic=None, icl=None)
+    if mixture.estimator == "BayesianGaussianMixture":  # a prior, not maximum likelihood:
+        metrics.update(bic=None, aic=None, icl=None)  # BIC's parameter count does not apply
     if data.y is not None:
         from sklearn.metrics import adjusted_rand_score
 
@@ -257,36 +361,18 @@ def silhouette(X, labels, random_state):
     return float(score), size
 
 
-def criteria(total_log_likelihood, certainty, n_components, covariance_type, n_features):
+def criteria(total_log_likelihood, largest_posteriors, n_components, covariance_type, n_features):
     """Mean log-likelihood, BIC, AIC and ICL, in scikit-learn's sign (lower is better).
 
-    BIC and AIC are -2 log L + a penalty for the p free parameters: k - 1 weights,
-    k * d mean coordinates and the covariances' entries.  ICL (mclust's) adds
-    -2 sum_i log(max_k p(k | x_i)): a penalty for points between components.
+    p counts the free parameters: k - 1 weights, k * d mean coordinates, and the
+    covariances' own entries (a symmetric d x d matrix has d (d + 1) / 2).
     """
-    n, log_l, k, d = len(certainty), total_log_likelihood, n_components, n_features
+    n, log_l, k, d = len(largest_posteriors), total_log_likelihood, n_components, n_features
     covariance = {"full": k * d * (d + 1) / 2, "tied": d * (d + 1) / 2, "diag": k * d}
     p = int(covariance.get(covariance_type, k) + k * d + k - 1)  # spherical: k variances
     bic = -2 * log_l + p * math.log(n)
-    icl = bic - 2 * float(np.log(np.maximum(certainty, 1e-300)).sum())
+    icl = bic - 2 * float(np.log(np.maximum(largest_posteriors, 1e-300)).sum())
     return {"log_likelihood": log_l / n, "bic": bic, "aic": -2 * log_l + 2 * p, "icl": icl}
-
-
-def full_covariances(model):
-    """Every component's full (d x d) covariance, whatever the covariance type."""
-    k, d = model.means_.shape
-    return expand_covariances(model.covariances_, model.covariance_type, k, d)
-
-
-def expand_covariances(covs, covariance_type, k, d):
-    """Full (k, d, d) matrices from covariances stored the way each type stores them."""
-    expand = {
-        "full": lambda: covs,  # one (d, d) matrix per component
-        "tied": lambda: np.broadcast_to(covs, (k, d, d)),  # one matrix shared by all
-        "diag": lambda: covs[:, :, None] * np.eye(d),  # one variance per feature
-        "spherical": lambda: covs[:, None, None] * np.eye(d),  # one variance per component
-    }
-    return np.array(expand[covariance_type]())
 
 
 def plot_clusters(ax, view):
@@ -294,15 +380,17 @@ def plot_clusters(ax, view):
     colors = cluster_colors(len(view.weights))
     point_colors = np.array([colors[c] for c in view.labels]).reshape(-1, 4)
     chance = 1 / len(view.weights)  # opacity 1 for a sure point, 0.15 at chance
-    certainty = (view.confidence - chance) / (1 - chance) if chance < 1 else 1.0
-    point_colors[:, 3] = 0.15 + 0.85 * np.clip(certainty, 0, 1)
+    sure = (view.largest - chance) / (1 - chance) if chance < 1 else 1.0
+    point_colors[:, 3] = 0.15 + 0.85 * np.clip(sure, 0, 1)
     ax.scatter(view.X2[:, 0], view.X2[:, 1], c=point_colors, s=12, linewidths=0)
     shown = np.flatnonzero(view.weights >= view.min_weight)  # Bayesian: switched-off ones not
     for j in shown:
-        mu, cov = view.means2[j], view.covs2[j]
         for n_sigma, style in zip(ELLIPSE_SIGMAS, ("-", "--", ":")):
             label = f"{n_sigma} sd" if j == shown[0] else None
-            ax.add_patch(ellipse(mu, cov, n_sigma, edgecolor=colors[j], ls=style, label=label))
+            patch = ellipse(
+                view.means2[j], view.covs2[j], n_sigma, colors[j], ls=style, label=label
+            )
+            ax.add_patch(patch)
     ax.scatter(*view.means2[shown].T, label="component means", **MEAN_STYLE)
     draw_marks(ax, view)
     ax.set(title="GMM clusters" + view.subset_note, xlabel=view.xlabel, ylabel=view.ylabel)
@@ -312,7 +400,7 @@ def plot_clusters(ax, view):
 MEAN_STYLE = {"marker": "X", "s": 120, "c": "black", "edgecolors": "white", "zorder": 3}
 
 
-def ellipse(mean2, cov2, n_sigma, **style):
+def ellipse(mean2, cov2, n_sigma, color, alpha=1.0, **style):
     """The n_sigma contour of a 2-D Gaussian, as a matplotlib ``Ellipse`` (drawn above points).
 
     Its axes point along the eigenvectors of the covariance; each half-axis is
@@ -323,97 +411,706 @@ def ellipse(mean2, cov2, n_sigma, **style):
     eigval, eigvec = np.linalg.eigh(cov2)
     angle = math.degrees(math.atan2(eigvec[1, 1], eigvec[0, 1]))  # of the major axis
     width, height = 2 * n_sigma * np.sqrt(np.maximum(eigval[::-1], 0))
-    return Ellipse(mean2, width, height, angle=angle, fill=False, lw=1.5, zorder=3, **style)
-
-
-# The summary: one line each, in this order; a line is printed when its key is in
-# the results.  (Label, key, how the value is written.)
-SUMMARY_LINES = [
-    ("Model", "model", "{}"),
-    ("EM converged", "converged_text", "{}"),
-    ("Log Likelihood", "log_likelihood", "{:.5f}"),
-    ("Silhouette Score", "silhouette", "{:.5f}"),
-    ("BIC", "bic", "{:.3f}"),
-    ("AIC", "aic", "{:.3f}"),
-    ("ICL", "icl", "{:.3f}"),
-    ("Adjusted Rand Index", "ari", "{:.5f}"),
-    ("Uncertain points", "uncertain_text", "{}"),
-    ("Cluster sizes", "cluster_sizes", "{}"),
-    ("Weights", "weights", "{}"),
-]
-
-CRITERIA_NOTE = (
-    "Note: Log Likelihood is the mean log-likelihood per sample (higher is better); BIC, AIC and "
-    "ICL are -2 log L + penalty (lower is better); ICL also penalises overlapping clusters."
-)
-
-
-def format_summary(result, explain=True):
-    """The text summary: the data, one metric a line, notes, then what the options found."""
-    r = dict(result)
-    model = f"n_components={r['n_components']}, covariance_type='{r['covariance_type']}'"
-    r["model"] = f"{r['estimator']}({model})"
-    r["converged_text"] = f"{'yes' if r['converged'] else 'NO'} after {r['n_iter']} iterations"
-    r["uncertain_text"] = (
-        f"{r['uncertain']} of {r['n_samples']:,} (max posterior < {UNCERTAIN_BELOW})"
+    return Ellipse(
+        mean2,
+        width,
+        height,
+        angle=angle,
+        fill=False,
+        lw=1.5,
+        zorder=3,
+        edgecolor=color,
+        alpha=alpha,
+        **style,
     )
-    r["cluster_sizes"] = ", ".join(map(str, r["cluster_sizes"]))
-    r["weights"] = ", ".join(f"{w:.3f}" for w in r["weights"])
-    scaled = " (standardised)" if r["scaled"] else ""
+
+
+def format_summary(run, explain=True):
+    """The text summary: the data, the metrics one a line, notes, then what the options found."""
+    r, data, found = run.metrics, run.data, run.found
+    scaled = " (standardised)" if data.scaler is not None else ""
     lines = [
-        f"Data: {r['source']}, {r['n_samples']:,} samples x {r['n_features']} features{scaled}"
+        f"Data: {data.source}, {r['n_samples']:,} samples x {r['n_features']} features{scaled}"
     ]
-    if r["source"] != "make_blobs":
-        lines.append(f"Columns used: {', '.join(r['columns'])}")
-    if r.get("skipped_columns"):
+    if data.source != "make_blobs":
+        lines.append(f"Columns used: {', '.join(data.feature_names)}")
+    if data.skipped_columns:
         lines.append(
-            f"Skipped columns (text, empty or row names): {', '.join(r['skipped_columns'])}"
+            f"Skipped columns (text, empty or row names): {', '.join(data.skipped_columns)}"
         )
-    if r.get("dropped_rows"):
-        lines.append(f"Dropped rows with missing values: {r['dropped_rows']}")
-    lines += [f"Note: {note}" for note in r.get("data_notes", [])] + r.get("selection_lines", [])
-    for label, key, fmt in SUMMARY_LINES:
-        if key in r:
-            lines.append(f"{label}: {'n/a' if r[key] is None else fmt.format(r[key])}")
+    if data.dropped_rows:
+        lines.append(f"Dropped rows with missing values: {data.dropped_rows}")
+    notes = data.notes + [note for f in found for note in f.notes]
+    lines += [f"Note: {note}" for note in notes] + [line for f in found for line in f.head]
+    model = f"n_components={r['n_components']}, covariance_type='{r['covariance_type']}'"
+    values = {
+        "Model": f"{run.mixture.estimator}({model})",
+        "EM converged": f"{'yes' if r['converged'] else 'NO'} after {r['n_iter']} iterations",
+        "Log Likelihood": f"{r['log_likelihood']:.5f}",
+        "Silhouette Score": number_text(r["silhouette"]),
+        "BIC": number_text(r["bic"], 3),
+        "AIC": number_text(r["aic"], 3),
+        "ICL": number_text(r["icl"], 3),
+        "Adjusted Rand Index": number_text(r.get("ari")) if "ari" in r else None,
+        "Uncertain points": f"{r['uncertain']} of {r['n_samples']:,} "
+        f"(max posterior < {UNCERTAIN_BELOW})",
+        "Cluster sizes": ", ".join(map(str, r["cluster_sizes"])),
+        "Weights": ", ".join(f"{w:.3f}" for w in r["weights"]),
+    }
+    lines += [f"{label}: {value}" for label, value in values.items() if value is not None]
     if explain:
         sample = r["silhouette_sample_size"]
+        sampled = f", computed on a random sample of {sample:,} points" if sample else ""
+        ari = "; ARI compares with the true labels (1 = identical, 0 = chance)" * ("ari" in r)
         lines += [
             CRITERIA_NOTE,
-            "Note: Silhouette runs from -1 to 1 (higher is better)"
-            + (f", computed on a random sample of {sample:,} points" if sample else "")
-            + ("; ARI compares with the true labels (1 = identical, 0 = chance)" * ("ari" in r))
-            + ".",
+            f"Note: Silhouette runs from -1 to 1 (higher is better){sampled}{ari}.",
         ]
-        if r["scaled"]:
+        if data.scaler is not None:
             lines.append(
                 "Note: All numbers are on the standardised scale (each feature mean 0, sd 1)."
             )
-    lines += r.get("step_lines", [])
-    if r.get("figure"):
-        note = f" ({r['figure_note']})" if r.get("figure_note") else ""
-        lines.append(f"Figure saved to {r['figure']}{note}")
-    return "\n".join(lines)
+    return "\n".join(lines + [line for f in found for line in f.lines])
+
+
+CRITERIA_NOTE = (
+    "Note: Log Likelihood is the mean log-likelihood per sample (higher is better); BIC, AIC "
+    "and ICL are -2 log L + penalty (lower is better); ICL also penalises overlapping clusters."
+)
+
+
+def number_text(value, digits=5):
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+# ==========================================================================
+# Options: one record each
+# ==========================================================================
+# An option is declared once, beside the function that does its work: its
+# flag, how argparse reads it, its help, the options it needs or excludes, and
+# whether it fits the model (``fit``) or shows something after the fit
+# (``step``).  The parser, the check of contradictions, the steps of the
+# lesson and --report are all built from these records.
+
+
+@dataclass
+class Option:
+    flag: str
+    how: dict  # argparse keywords: type, default, action, metavar, choices
+    help: str
+    group: str  # the --help section: data, model, what else to show, output
+    requires: dict = field(default_factory=dict)  # flag: message when this one is given alone
+    excludes: dict = field(default_factory=dict)  # flag: message when both are given
+    report: bool = False  # --report runs the step too
+    fit: Callable | None = None  # (args, data) -> (Mixture, Found): the model, fitted this way
+    step: Callable | None = None  # (run) -> Found: run after the fit
+
+    @property
+    def dest(self):
+        return self.flag.lstrip("-").replace("-", "_")
+
+
+OPTIONS: list[Option] = []
+DATA, MODEL, SHOW, OUTPUT = GROUPS = ("data", "model", "what else to show", "output")  # --help
+
+
+def option(flag, how, help, group, fits=False, **record):
+    """Declare an option; as a decorator, the function below it is its step (or its fit)."""
+    declared = Option(flag, how, help, group, **record)
+    OPTIONS.append(declared)
+
+    def does(function):
+        setattr(declared, "fit" if fits else "step", function)
+        return function
+
+    return does
+
+
+def given(args, flag):
+    """Whether an option was given a value other than its default."""
+    record = next(o for o in OPTIONS if o.flag == flag)
+    value = getattr(args, record.dest)
+    return value != record.how.get("default") and value not in (None, False)
+
+
+def steps_wanted(args):
+    """The steps of the options given (and of --report's), in the order they are declared."""
+    wanted = [o for o in OPTIONS if given(args, o.flag) or o.report and args.report]
+    return [o.step for o in wanted if o.step is not None]
+
+
+def fit_model(args, data):
+    """The model: fitted by the first option given that fits it, else by ``fit_gmm``."""
+    fit = next((o.fit for o in OPTIONS if o.fit is not None and given(args, o.flag)), fit_gmm)
+    mixture, found = fit(args, data)
+    found.results = {"estimator": mixture.estimator, **found.results}
+    if "degenerate" not in found.results:  # one maximum-likelihood candidate: checked
+        found.results["degenerate"] = reason = degeneracy_of(mixture, data.X)
+        if reason:
+            way_out = "; use fewer components or --select" + ("" if args.scale else ", or --scale")
+            found.warnings.append(f"the fit is degenerate: {reason}{way_out}")
+    return mixture, found
+
+
+FLAG = {"action": "store_true"}
+
+
+def checked(convert, accept, requirement):
+    """An argparse type: convert the text, then accept the value or say what is needed."""
+    kind = ("a whole number" if convert is int else "a number") + f" {requirement}"
+
+    def parse(text):
+        try:
+            value = convert(text)
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"{text!r} must be {requirement}")
+        return value
+
+    return parse
+
+
+def upto(limit, default=None):
+    """A count from 1 to ``limit``."""
+    return number(checked(int, lambda v: 1 <= v <= limit, f"from 1 to {limit:,}"), default)
+
+
+def number(kind, default=None, metavar="N"):
+    return {"type": kind, "default": default, "metavar": metavar}
+
+
+def choice(*choices):
+    return {"choices": choices, "default": choices[0]}
+
+
+def text(metavar, check=None):
+    """A text value; never empty."""
+
+    def parse(value):
+        if value == "":
+            raise argparse.ArgumentTypeError("needs a value, not an empty string")
+        return check(value) if check else value
+
+    return {"type": parse, "metavar": metavar}
+
+
+SEED_MAX = 2**32 - 1  # numpy's seeds
+SEED = checked(int, lambda v: 0 <= v <= SEED_MAX, f"from 0 to {SEED_MAX} (numpy's seed range)")
+POSITIVE = checked(float, lambda v: 0 < v < 1e100, "a positive number below 1e100")
+PERCENT = checked(float, lambda v: 0 < v < 100, "a percentage above 0 and below 100")
+PATH = text("PATH")
+
+
+# ==========================================================================
+# The model: as asked, or fitted another way
+# ==========================================================================
+# Each option here replaces the plain fit; the first one given is used.
+
+INITS = ("kmeans", "k-means++", "random", "random_from_data")  # scikit-learn's init_params
+for flag, how, help in [
+    ("--n-components", upto(1000), "components (default: classes, or 4)"),
+    ("--covariance-type", choice(*COVARIANCE_TYPES), "shape of each component (default full)"),
+    ("--init", choice(*INITS), "how EM starts (default kmeans)"),
+]:
+    option(flag, how, help, MODEL)
+
+
+def n_components_wanted(data, args):
+    """--n-components, else the number of known classes, else DEFAULT_N_COMPONENTS."""
+    n_known = len(np.unique(data.y)) if data.y is not None else None
+    return 1 if args.select else args.n_components or n_known or DEFAULT_N_COMPONENTS
+
+
+ONE_FIT = "--trace follows one GaussianMixture fit: not with --select or --bayesian"
+
+
+@option(
+    "--select",
+    FLAG,
+    "choose k and covariance type by --criterion",
+    MODEL,
+    fits=True,
+    excludes={
+        "--bayesian": "--select and --bayesian are two ways of choosing k; use one",
+        "--n-components": "--select chooses the number of components: drop --n-components",
+        "--init": "--select makes its own starts: drop --init",
+        "--n-init": "--select makes its own starts: drop --n-init",
+        "--trace": ONE_FIT,
+    },
+)
+def fit_selected(args, data):
+    """--select: every k up to --max-components for the four types; the best by --criterion."""
+    sweep = sweep_candidates(args, data)
+    mixture = sweep.winner_mixture(data.X, args.random_state)
+    best = sweep.best
+    found = sweep.found(star=best[args.criterion])
+    found.results["degenerate"] = None  # the sweep never selects a degenerate candidate
+    found.head = selection_table(sweep.rows, best, args.criterion, sweep.sample_note)
+    return mixture, found
+
+
+MAX_COMPONENTS = 50  # the largest --max-components
+for flag, how, help in [
+    ("--max-components", upto(MAX_COMPONENTS, 10), "largest k tried (default 10)"),
+    ("--criterion", choice("bic", "aic", "icl"), "selection criterion (default bic)"),
+]:
+    option(flag, how, help, MODEL)
+
+
+def selection_table(rows, best, criterion, on_sample):
+    """The text of --select: the five best candidates, those set aside, the choice."""
+    name = criterion.upper()
+    lines = [
+        f"Model selection by {name} (lower is better) over {len(rows)} candidates{on_sample}:",
+        f"  {'covariance':<10} {'k':>3} {'BIC':>12} {'AIC':>12} {'ICL':>12}",
+    ]
+    valid = sorted((r for r in rows if not r["rejected"]), key=lambda r: r[criterion])
+    for r in valid[:5]:
+        numbers = "".join(f" {r[c]:>12.3f}" for c in ("bic", "aic", "icl"))
+        lines.append(f"  {r['covariance_type']:<10} {r['n_components']:>3}{numbers}")
+    rejected = [f"{r['covariance_type']} k={r['n_components']}" for r in rows if r["rejected"]]
+    if rejected:
+        lines.append("  rejected as degenerate: " + ", ".join(rejected))
+    lines.append(f"Selected: {best['covariance_type']} with {best['n_components']} components")
+    return lines
+
+
+BAYES_WEIGHT_FLOOR = 0.01  # a Bayesian component "counts" above this weight
+
+
+@option("--bayesian", FLAG, "Dirichlet-process mixture: k is an upper bound", MODEL, fits=True)
+def fit_bayesian(args, data):
+    """--bayesian: a Dirichlet-process mixture; --n-components is only an upper bound.
+
+    Its prior pushes the weights of components the data does not need towards
+    zero: the number that keep a real weight is the answer to "how many?".
+    """
+    from sklearn.mixture import BayesianGaussianMixture
+
+    model = BayesianGaussianMixture(
+        n_components=n_components_wanted(data, args),
+        covariance_type=args.covariance_type,
+        init_params=args.init,
+        weight_concentration_prior_type="dirichlet_process",
+        max_iter=500,
+        n_init=args.n_init,
+        random_state=args.random_state,
+    )
+    mixture = as_mixture(fitted(model, data.X))
+    used, k = int((mixture.weights > BAYES_WEIGHT_FLOOR).sum()), len(mixture.weights)
+    above = f"have weight above {BAYES_WEIGHT_FLOOR:.0%}"
+    return mixture, Found(
+        results={
+            "degenerate": None,  # the prior empties the components the data does not need
+            "effective_components": used,
+            "effective_threshold": BAYES_WEIGHT_FLOOR,
+        },
+        lines=[f"Bayesian mixture: {used} of {k} components {above}"],
+        panels=[Panel(functools.partial(plot_weights, weights=mixture.weights, used=used))],
+    )
+
+
+TRACE_MAX_ITER = 1000
+
+
+@option("--trace", FLAG, "EM step by step (an animation with --save x.gif)", SHOW, fits=True)
+def fit_traced(args, data):
+    """--trace: EM one iteration at a time (``warm_start``), recording each step.
+
+    ``max_iter=0`` makes scikit-learn's start and stops there, so that it can be
+    drawn; then each ``fit`` with ``max_iter=1`` and ``warm_start=True`` is one EM
+    iteration from where the last one ended.  EM never lowers the likelihood.
+    With --n-init the best start is traced.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    seed, found = args.random_state, Found()
+    if args.n_init > 1:
+        _, found = fit_starts(args, data)  # trace the best of the starts
+        seed = max(found.results["starts"], key=lambda s: s["log_likelihood"])["random_state"]
+    X = data.X
+    model = GaussianMixture(
+        n_components_wanted(data, args),
+        covariance_type=args.covariance_type,
+        init_params=args.init,
+        max_iter=0,
+        warm_start=True,
+        random_state=seed,
+    )
+    fitted(model, X)  # max_iter=0: scikit-learn's start, and no EM step yet
+    frames = [(0, as_mixture(model))]
+    model.set_params(max_iter=1)  # from now on, each fit is one EM iteration
+    trace = []
+    for iteration in range(1, TRACE_MAX_ITER + 1):
+        fitted(model, X)  # one E-step and one M-step
+        trace.append(float(model.lower_bound_))  # the log-likelihood before this M-step
+        frames.append((iteration, as_mixture(model)))
+        if len(trace) > 1 and abs(trace[-1] - trace[-2]) < model.tol:
+            break
+    trace.append(float(model.score(X)))  # ... and of the final parameters
+    mixture = as_mixture(model)
+    mixture.n_iter, mixture.converged = iteration, iteration < TRACE_MAX_ITER
+    start, end = f"{trace[0]:.5f} at the start", f"{trace[-1]:.5f} at the end"
+    found.results["trace"] = trace
+    found.lines.append(f"EM trace: {len(trace) - 1} iterations, mean log-likelihood {start}, {end}")
+    found.panels += [
+        Panel(
+            functools.partial(plot_em_steps, frames=frames),
+            plane=True,
+            animation=functools.partial(animate_em, frames=frames, trace=trace),
+        ),
+        Panel(functools.partial(plot_convergence, trace=trace)),
+    ]
+    return mixture, found
+
+
+@option(
+    "--n-init", upto(1000, 1), "EM starts, seeds SEED, SEED+1, ...: the best kept", MODEL, fits=True
+)
+def fit_starts(args, data):
+    """--n-init N: N starts with seeds random_state, random_state + 1, ...; the best kept.
+
+    Each start is a separate fit, so that any one of them can be repeated alone.
+    """
+    starts, best = [], None
+    for i in range(args.n_init):
+        mixture, _ = fit_gmm(args, data, args.random_state + i)
+        score = float(e_step(mixture, data.X)[0].mean())
+        starts.append(
+            {
+                "random_state": args.random_state + i,
+                "log_likelihood": score,
+                "n_iter": mixture.n_iter,
+                "converged": mixture.converged,
+            }
+        )
+        if best is None or score > best[0]:
+            best = (score, mixture)
+    scores = np.array([s["log_likelihood"] for s in starts])
+    distinct = len(np.unique(np.round(scores, 4)))
+    spread = f"best {scores.max():.5f}, worst {scores.min():.5f}; {distinct} distinct end points"
+    found = Found(
+        results={"starts": starts},
+        lines=[f"Starts: {len(scores)}; mean log-likelihood {spread}; the best is kept"],
+    )
+    if args.report:
+        found.panels.append(Panel(functools.partial(plot_starts, scores=scores)))
+    return best[1], found
+
+
+# ==========================================================================
+# What else to show: one function per option
+# ==========================================================================
+# Each step reads the run (the data, the mixture, the posteriors) and returns
+# what it found: numbers for the JSON, text lines, points and panels to draw.
+
+REPORT_ANOMALY_PERCENT = 2.0  # --report marks this share when --anomalies is absent
+
+
+@option("--report", FLAG, "every panel: uncertainty, BIC, KMeans, density", SHOW)
+def show_report(run):
+    """--report: the BIC curves beside this model, the soft assignments, and the summary."""
+    found = Found()
+    if run.results("selection") is None and run.mixture.estimator == "GaussianMixture":
+        found = sweep_beside(run)
+    found.panels += [Panel(plot_uncertainty, plane=True), Panel(plot_summary, text=True)]
+    return found
+
+
+def sweep_beside(run):
+    """The sweep of --select, drawn beside the model asked for, which is marked on its curve.
+
+    This fit counts as one more start of its own candidate, so its row is never
+    worse than it; when the sweep prefers another model, one line says so.
+    """
+    args, m, c = run.args, run.metrics, run.args.criterion
+    sweep = sweep_candidates(args, run.data)
+    rows, name = sweep.rows, c.upper()
+    key = (m["n_components"], m["covariance_type"])
+    mine = next((r for r in rows if (r["n_components"], r["covariance_type"]) == key), None)
+    lines = []
+    degenerate = run.results("degenerate")
+    if sweep.sample is None and mine is not None:
+        if not degenerate and (mine["rejected"] or mine["log_likelihood"] < m["log_likelihood"]):
+            mine.update({v: m[v] for v in ("bic", "aic", "icl", "log_likelihood")})
+            mine.update(rejected=False, reason=None)
+        elif mine[c] is not None and mine[c] < m[c] - 1:
+            better = f"{name} {mine[c]:.3f} (this fit {m[c]:.3f})"
+            lines.append(f"Note: the sweep found a better optimum of this same model: {better}")
+    star = m[c] if sweep.sample is None else (mine and mine[c])
+    best = min((r for r in rows if not r["rejected"]), key=lambda r: r[c])
+    if best is not mine and star is not None:
+        shape = f"{best['covariance_type']} with {best['n_components']} components"
+        scores = f"{name} {best[c]:.3f}; this model {star:.3f}"
+        lines.append(f"{name} prefers {shape}{sweep.sample_note} ({scores})")
+    found = sweep.found(star, best)
+    found.lines = lines + found.lines
+    return found
+
+
+@option("--parameters", FLAG, "means, covariances, clusters against classes", SHOW)
+def show_parameters(run):
+    """--parameters: means, covariances and the clusters-by-classes table, as mclust prints."""
+    lines, m, names = [], run.metrics, run.data.feature_names
+    for j, (w, mu, cov) in enumerate(zip(m["weights"], m["means"], run.mixture.covariances)):
+        lines.append(f"Component {j} (weight {w:.3f}): mean " + ", ".join(f"{v:.4g}" for v in mu))
+        for name, row in zip(names, cov):
+            lines.append(f"  covariance {name:>12.12}: " + " ".join(f"{v:11.4g}" for v in row))
+    if "confusion" in m:
+        width = max(8, *(len(c) for c in m["class_names"]))
+        lines.append("Clusters (rows) by classes (columns), matched so that the diagonal agrees:")
+        lines.append(" " * 10 + "".join(f"{c:>{width + 1}.{width}}" for c in m["class_names"]))
+        for cluster, row in zip(m["confusion_clusters"], m["confusion"]):
+            lines.append(f"cluster {cluster:<2}" + "".join(f"{v:>{width + 1}}" for v in row))
+    return Found(lines=lines)
+
+
+def confusion_table(labels, y, n_components, class_names):
+    """Clusters against classes, the clusters put in the order of the class each matches.
+
+    The matching is the one that maximises the agreement (Hungarian algorithm),
+    so the diagonal counts the points on which clusters and classes agree.
+    """
+    n_classes = int(y.max()) + 1
+    table = np.zeros((n_components, n_classes), dtype=int)
+    np.add.at(table, (labels, y), 1)
+    rows, cols = matching(table)
+    order = list(rows[np.argsort(cols)]) + [c for c in range(n_components) if c not in rows]
+    return {
+        "confusion": table[order].tolist(),
+        "confusion_clusters": [int(c) for c in order],
+        "class_names": list(class_names or [str(c) for c in range(n_classes)]),
+    }
+
+
+def matching(table):
+    """The pairs (row, column) of a count table that agree on the most points (Hungarian)."""
+    from scipy.optimize import linear_sum_assignment
+
+    return linear_sum_assignment(-table)
+
+
+def points(text):
+    """--predict: comma-separated finite coordinates."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        values = None
+    if values is None or not all(map(math.isfinite, values)):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not comma-separated finite numbers, e.g. 1.5,2 (negative: --predict=-6,-6)"
+        )
+    return values
+
+
+POINTS = {"type": points, "action": "append", "metavar": "X1,X2"}
+
+
+@option("--predict", POINTS, "assign a new point (repeatable; negative: --predict=-6,-6)", SHOW)
+def show_predictions(run):
+    """--predict: the cluster and posteriors of new points given in the data's units."""
+    P = np.array(run.args.predict, dtype=float)
+    if run.data.scaler is not None:
+        P = run.data.scaler.transform(P)
+    _, posteriors = e_step(run.mixture, P)
+    found = Found(results={"predictions": []}, marks={"predictions": P})
+    for point, row in zip(run.args.predict, posteriors):
+        cluster, where = int(row.argmax()), ",".join(f"{v:g}" for v in point)
+        found.results["predictions"].append(
+            {"point": point, "cluster": cluster, "probabilities": row.tolist()}
+        )
+        odds = ", ".join(f"{q:.3f}" for q in row)
+        found.lines.append(f"Predict {where}: cluster {cluster} (posteriors {odds})")
+    return found
+
+
+@option("--compare-kmeans", FLAG, "KMeans with the same k and seed", SHOW, report=True)
+def show_kmeans(run):
+    """--compare-kmeans: KMeans with the same k and seed, for comparison."""
+    from sklearn.cluster import KMeans
+
+    X, y, seed = run.data.X, run.data.y, run.args.random_state
+    km = KMeans(n_clusters=len(run.mixture.weights), n_init=1, random_state=seed).fit(X)
+    result = {"silhouette": silhouette(X, km.labels_, seed)[0], "inertia": float(km.inertia_)}
+    lines = [f"KMeans Silhouette Score: {number_text(result['silhouette'])}"]
+    if y is not None:
+        from sklearn.metrics import adjusted_rand_score
+
+        result["ari"] = float(adjusted_rand_score(y, km.labels_))
+        lines.append(f"KMeans Adjusted Rand Index: {result['ari']:.5f}")
+    lines.append(f"KMeans Inertia: {result['inertia']:.3f}")
+    draw = functools.partial(plot_kmeans, km_labels=km.labels_, centers=km.cluster_centers_)
+    panel = Panel(draw, plane=True, draw_1d=functools.partial(plot_kmeans_1d, km_labels=km.labels_))
+    return Found(results={"kmeans": result}, lines=lines, panels=[panel])
+
+
+@option(
+    "--anomalies",
+    number(PERCENT, None, "PCT"),
+    "flag the PCT %% of lowest density",
+    SHOW,
+    report=True,
+)
+def show_anomalies(run):
+    """--anomalies PCT: the PCT percent of points with the lowest fitted density."""
+    percent = run.args.anomalies or REPORT_ANOMALY_PERCENT
+    mask, threshold = find_anomalies(run.log_density, percent)
+    below = f"log-density threshold {number_text(threshold, 4)}"
+    return Found(
+        results={
+            "anomalies": {"count": int(mask.sum()), "threshold": threshold, "percent": percent}
+        },
+        lines=[f"Anomalies: {int(mask.sum())} points ({percent:g}% lowest density), {below}"],
+        marks={"anomalies": run.data.X[mask]},
+        panels=[Panel(plot_density, plane=True)],
+    )
+
+
+def find_anomalies(log_density, percent):
+    """The ``percent`` % of points with the lowest density: (mask, threshold).
+
+    Exactly round(n * percent / 100) points are flagged (ties broken by order);
+    the threshold is the highest log-density among them.
+    """
+    n_flag = round(len(log_density) * percent / 100)
+    mask = np.zeros(len(log_density), dtype=bool)
+    if n_flag == 0:
+        return mask, None
+    order = np.argsort(log_density, kind="stable")[:n_flag]
+    mask[order] = True
+    return mask, float(log_density[order].max())
+
+
+@option("--sample", upto(10**8), "draw N new points from the model", SHOW)
+def show_samples(run):
+    """--sample N: new points drawn from the fitted mixture (written by --sample-out)."""
+    n, path = run.args.sample, run.args.sample_out
+    X_new, component = draw_samples(run.mixture, n, run.args.random_state)
+    if path:
+        scaler = run.data.scaler  # the file is in the data's own units
+        X_out = scaler.inverse_transform(X_new) if scaler is not None else X_new
+        write_atomically(path, lambda f: write_samples(f, X_out, component, run.data.feature_names))
+        path = os.path.abspath(path)
+    written = f", written to {path}" if path else ""
+    return Found(
+        results={"sample": {"n": n, "path": path}},
+        lines=[f"Sampled: {n} new points from the model{written}"],
+        marks={"samples": X_new},
+    )
+
+
+option(
+    "--sample-out",
+    PATH,
+    "write the --sample points to a CSV",
+    SHOW,
+    requires={"--sample": "--sample-out needs --sample N"},
+)
+
+
+def draw_samples(mixture, n_samples, random_state):
+    """n points drawn from the mixture: a component by its weight, then a point from it.
+
+    As scikit-learn's ``GaussianMixture.sample`` draws them, then shuffled (it
+    returns them grouped by component).
+    """
+    rng = np.random.RandomState(random_state)
+    counts = rng.multinomial(n_samples, mixture.weights)
+    diagonal = mixture.covariance_type in ("diag", "spherical")
+    parts = []
+    for mean, cov, count in zip(mixture.means, mixture.covariances, counts):
+        if diagonal:
+            parts.append(mean + rng.standard_normal((count, len(mean))) * np.sqrt(np.diag(cov)))
+        else:
+            parts.append(rng.multivariate_normal(mean, cov, count))
+    X_new, component = np.vstack(parts), np.repeat(np.arange(len(counts)), counts)
+    order = np.random.RandomState(random_state).permutation(n_samples)
+    return X_new[order], component[order]
+
+
+def write_samples(handle, X_new, component, feature_names):
+    writer = csv.writer(handle)
+    writer.writerow([*feature_names, "component"])
+    for row, comp in zip(X_new, component):
+        writer.writerow([*(repr(float(v)) for v in row), int(comp)])
 
 
 # ==========================================================================
 # The data
 # ==========================================================================
 # Every source gives a ``Dataset``: the matrix that is fitted, its column names,
-# the true labels when known, and what happened on the way in.
+# the true classes when known, and what happened on the way in.
+
+CSV_ONLY = "--columns, --labels, --delimiter and --encoding apply to --csv only"
+ONE_DATA = "--csv and --dataset both name the data; choose one"
+for flag, how, help, excludes in [
+    ("--dataset", choice("blobs", "iris", "wine"), "blobs (default), or one in scikit-learn", {}),
+    ("--csv", PATH, "your table with a header row; - reads stdin", {"--dataset": ONE_DATA}),
+]:
+    option(flag, how, help, DATA, excludes=excludes)
+
+
+def one_character(value):
+    """--delimiter: one character ('tab' and 'space' spelled out), not a quote or line break."""
+    value = {"\\t": "\t", "tab": "\t", "space": " "}.get(value, value)
+    if len(value) != 1 or value in "\"'\r\n":
+        raise argparse.ArgumentTypeError(
+            f"{value!r} must be one character, not a quote or a line break "
+            "('tab' and 'space' are understood)"
+        )
+    return value
+
+
+def known_encoding(value):
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not an encoding Python knows; try utf-8, latin-1, cp1252 or utf-16"
+        ) from None
+    return value
+
+
+for flag, how, help in [
+    ("--delimiter", text("CHAR", one_character), "CSV delimiter (default: , ; tab or space)"),
+    ("--encoding", text("NAME", known_encoding), "CSV encoding (default utf-8; latin-1, ...)"),
+    ("--columns", text("A,B"), "CSV columns to fit (default: the numeric)"),
+    ("--labels", text("COLUMN"), "CSV column of true classes (not fitted)"),
+]:
+    option(flag, how, help, DATA, requires={"--csv": CSV_ONLY})
+for flag, how, help in [
+    ("--n-samples", upto(10**9, 500), "blobs: number of points (default 500)"),
+    ("--centers", upto(1000, 4), "blobs: number of true clusters (default 4)"),
+    ("--n-features", upto(100_000, 2), "blobs: number of features (default 2)"),
+    ("--cluster-std", number(POSITIVE, 1.0), "blobs: sd of each cluster (default 1)"),
+    ("--scale", FLAG, "standardise every feature (mean 0, sd 1)"),
+    ("--random-state", number(SEED, 42), "one seed for data, model, samples (default 42)"),
+]:
+    option(flag, how, help, DATA)
 
 
 def load_data(args):
-    """Generated blobs, a data set that ships with scikit-learn, or the user's CSV."""
+    """Generated blobs, a data set that ships with scikit-learn, or the user's CSV; checked."""
     if args.csv is not None:
         columns = [c.strip() for c in args.columns.split(",")] if args.columns else None
         data = read_csv_table(args.csv, args.delimiter, columns, args.labels, args.encoding)
     elif args.dataset == "blobs":
-        check_memory(args.n_samples * args.n_features * 8 * 6, "--n-samples x --n-features")
-        data = make_blob_data(
-            args.n_samples, args.centers, args.n_features, args.cluster_std, args.random_state
-        )
+        n, more = args.n_samples, "or more samples"
+        if args.centers > n:
+            raise UsageError(
+                f"--centers {args.centers} exceeds --n-samples {n}; use fewer centers {more}"
+            )
+        if (args.n_components or 0) > n:
+            k = args.n_components
+            raise UsageError(
+                f"--n-components {k} exceeds --n-samples {n}; use fewer components {more}"
+            )
+        check_memory(n * args.n_features * 8 * 6, "--n-samples x --n-features")
+        data = make_blob_data(n, args.centers, args.n_features, args.cluster_std, args.random_state)
     else:
         data = load_builtin_dataset(args.dataset)
+    check_fittable(data, args)
     return standardise(data) if args.scale else data
 
 
@@ -429,13 +1126,14 @@ def load_builtin_dataset(name):
 def standardise(data):
     """--scale: every feature to mean 0 and sd 1 with scikit-learn's ``StandardScaler``.
 
-    Features are first divided by their largest magnitude so that data on extreme
-    scales (1e-200, 1e300) is not squared into underflow or overflow.
+    Features are first divided by a power of two near their largest magnitude
+    (exact in binary), so that data on extreme scales (1e-200, 1e300) is not
+    squared into underflow or overflow.
     """
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import FunctionTransformer, StandardScaler
 
-    power = 2.0 ** np.floor(np.log2(np.abs(data.X).max(axis=0) + 1e-300))  # exact in binary
+    power = 2.0 ** np.floor(np.log2(np.abs(data.X).max(axis=0) + 1e-300))
     magnitude = FunctionTransformer(lambda X: X / power, lambda X: X * power)
     data.scaler = make_pipeline(magnitude, StandardScaler())
     data.X = data.scaler.fit_transform(data.X)
@@ -444,13 +1142,12 @@ def standardise(data):
 
 
 def describe_data(data, args):
-    """The first entries of the results: where the data came from."""
+    """The first entries of the JSON: where the data came from."""
     return {
         "source": data.source,
         "columns": data.feature_names,
         "dropped_rows": data.dropped_rows,
         "skipped_columns": data.skipped_columns,
-        "data_notes": data.notes,
         "scaled": data.scaler is not None,
         "random_state": args.random_state,
     }
@@ -525,339 +1222,30 @@ def collinear_column(X):
     return int(order[rank]) if rank < X.shape[1] else None
 
 
-def n_components_wanted(data, args):
-    """--n-components, else the number of known classes, else DEFAULT_N_COMPONENTS."""
-    n_known = len(np.unique(data.y)) if data.y is not None else None
-    return 1 if args.select else args.n_components or n_known or DEFAULT_N_COMPONENTS
-
-
-# ==========================================================================
-# The model: as asked, or chosen
-# ==========================================================================
-# One way of fitting per option; the first whose option is given makes the model.
-
-
-def fit_model(run):
-    fit = next(fit for name, wanted, fit in MODEL_STEPS if wanted(run.args))
-    model = fit(run)
-    run.result["estimator"] = type(model).__name__
-    run.result["degenerate"] = warn_if_degenerate(run, model)
-    return model
-
-
-def fit_starts(run):
-    """--n-init N: N starts with seeds random_state, random_state + 1, ...; the best kept.
-
-    Each start is a separate fit, so that any one of them can be repeated alone.
-    """
-    args, X = run.args, run.data.X
-    starts, best = [], None
-    for i in range(args.n_init):
-        model = fit_gmm(run, args.random_state + i)
-        score = float(model.score(X))
-        start = {"random_state": args.random_state + i, "log_likelihood": score}
-        starts.append({**start, "n_iter": int(model.n_iter_), "converged": bool(model.converged_)})
-        if best is None or score > best[0]:
-            best = (score, model)
-    run.result["starts"] = starts
-    if args.trace:  # trace the kept start again, iteration by iteration
-        return fit_traced(run, seed=best[1].random_state)
-    return best[1]
-
-
-def fit_traced(run, seed=None):
-    """--trace: EM one iteration at a time (``warm_start``), recording each step.
-
-    ``max_iter=0`` makes scikit-learn's start and stops there, so that it can be
-    drawn; then each ``fit`` with ``max_iter=1`` and ``warm_start=True`` is one EM
-    iteration from where the last one ended.  EM never lowers the likelihood.
-    """
-    from sklearn.mixture import GaussianMixture
-
-    args, X = run.args, run.data.X
-    k = n_components_wanted(run.data, args)
-    seed = args.random_state if seed is None else seed
-    model = GaussianMixture(
-        k,
-        covariance_type=args.covariance_type,
-        init_params=args.init,
-        max_iter=0,
-        warm_start=True,
-        random_state=seed,
-    )
-    fitted(model, X)  # max_iter=0: scikit-learn's start, and no EM step yet
-    frames = [(0, model.weights_, model.means_, full_covariances(model))]
-    model.set_params(max_iter=1)  # from now on, each fit is one EM iteration
-    trace = []
-    for iteration in range(1, TRACE_MAX_ITER + 1):
-        fitted(model, X)  # one E-step and one M-step
-        trace.append(float(model.lower_bound_))  # the log-likelihood before this M-step
-        frames.append((iteration, model.weights_, model.means_, full_covariances(model)))
-        if len(trace) > 1 and abs(trace[-1] - trace[-2]) < model.tol:
-            break
-    trace.append(float(model.score(X)))  # ... and of the final parameters
-    model.n_iter_, model.converged_ = iteration, iteration < TRACE_MAX_ITER
-    run.result["trace"] = trace
-    run.extra["frames"] = frames
-    run.panels += ["em steps", "convergence"]
-    return model
-
-
-def fit_bayesian(run):
-    """--bayesian: a Dirichlet-process mixture; --n-components is only an upper bound.
-
-    Its prior pushes the weights of components the data does not need towards
-    zero: the number that keep a real weight is the answer to "how many?".
-    """
-    from sklearn.mixture import BayesianGaussianMixture
-
-    args = run.args
-    k = n_components_wanted(run.data, args)
-    model = BayesianGaussianMixture(
-        n_components=k,
-        covariance_type=args.covariance_type,
-        init_params=args.init,
-        weight_concentration_prior_type="dirichlet_process",
-        max_iter=500,
-        n_init=args.n_init,
-        random_state=args.random_state,
-    )
-    model = fitted(model, run.data.X)
-    run.result["effective_components"] = int((model.weights_ > BAYES_WEIGHT_FLOOR).sum())
-    run.result["effective_threshold"] = BAYES_WEIGHT_FLOOR
-    run.panels.append("weights")
-    return model
-
-
-BAYES_WEIGHT_FLOOR = 0.01  # a Bayesian component "counts" above this weight
-TRACE_MAX_ITER = 1000
-
-MODEL_STEPS = [  # (name, when, how); the first that applies fits the model
-    ("select", lambda a: a.select, lambda run: select_step(run, choose=True)),
-    ("bayesian", lambda a: a.bayesian, fit_bayesian),
-    ("starts", lambda a: a.n_init > 1, fit_starts),
-    ("trace", lambda a: a.trace, fit_traced),
-    ("plain", lambda a: True, fit_gmm),
-]
-
-
-def warn_if_degenerate(run, model):
-    """A component on a handful of points, or narrower than the data's rounding: warn."""
-    if run.args.select or run.args.bayesian:
-        return None  # the sweep never selects a degenerate candidate; the prior empties some
-    X = run.data.X
-    reason = degeneracy(
-        model.weights_, full_covariances(model), len(X), rounding_variance(X), model.covariance_type
-    )
-    if reason:
-        run.result.setdefault("warnings", []).append(
-            f"the fit is degenerate: {reason}; use fewer components or --select"
-            + ("" if run.args.scale else ", or --scale")
-        )
-    return reason
-
-
-# ==========================================================================
-# What else to show: one function per option
-# ==========================================================================
-# Each step reads the run (data, model, posteriors), adds its numbers to the
-# results and its text lines to ``step_lines``, and names the panels it wants.
-
-
-def say(run, line):
-    run.result.setdefault("step_lines", []).append(line)
-
-
-def step_parameters(run):
-    """--parameters: means, covariances and the clusters-by-classes table, as mclust prints."""
-    r, names = run.result, run.data.feature_names
-    for j, (w, mu, cov) in enumerate(zip(r["weights"], r["means"], full_covariances(run.model))):
-        say(run, f"Component {j} (weight {w:.3f}): mean " + ", ".join(f"{v:.4g}" for v in mu))
-        for name, row in zip(names, cov):
-            say(run, f"  covariance {name:>12.12}: " + " ".join(f"{v:11.4g}" for v in row))
-    if "confusion" in r:
-        width = max(8, *(len(c) for c in r["class_names"]))
-        say(run, "Clusters (rows) by classes (columns), matched so that the diagonal agrees:")
-        say(run, " " * 10 + "".join(f"{c:>{width + 1}.{width}}" for c in r["class_names"]))
-        for cluster, row in zip(r["confusion_clusters"], r["confusion"]):
-            say(run, f"cluster {cluster:<2}" + "".join(f"{v:>{width + 1}}" for v in row))
-
-
-def step_predict(run):
-    """--predict: the cluster and posteriors of new points given in the data's units."""
-    P = np.array(run.args.predict, dtype=float)
-    if run.data.scaler is not None:
-        P = run.data.scaler.transform(P)
-    _, posteriors = e_step(run.model, P)
-    run.result["predictions"] = []
-    for point, row in zip(run.args.predict, posteriors):
-        cluster, where = int(row.argmax()), ",".join(f"{v:g}" for v in point)
-        run.result["predictions"].append(
-            {"point": point, "cluster": cluster, "probabilities": row.tolist()}
-        )
-        odds = ", ".join(f"{q:.3f}" for q in row)
-        say(run, f"Predict {where}: cluster {cluster} (posteriors {odds})")
-    run.marks["predictions"] = P
-
-
-def step_kmeans(run):
-    """--compare-kmeans: KMeans with the same k and seed, for comparison."""
-    from sklearn.cluster import KMeans
-
-    X, y = run.data.X, run.data.y
-    seed = run.args.random_state
-    km = KMeans(n_clusters=run.model.n_components, n_init=1, random_state=seed).fit(X)
-    result = {"silhouette": silhouette(X, km.labels_, seed)[0], "inertia": float(km.inertia_)}
-    if y is not None:
-        from sklearn.metrics import adjusted_rand_score
-
-        result["ari"] = float(adjusted_rand_score(y, km.labels_))
-    run.result["kmeans"] = result
-    run.extra["kmeans"] = (km.labels_, km.cluster_centers_)
-    say(run, f"KMeans Silhouette Score: {fmt_number(result['silhouette'])}")
-    if "ari" in result:
-        say(run, f"KMeans Adjusted Rand Index: {result['ari']:.5f}")
-    say(run, f"KMeans Inertia: {result['inertia']:.3f}")
-    run.panels.append("kmeans")
-
-
-def step_anomalies(run):
-    """--anomalies PCT: the PCT percent of points with the lowest fitted density."""
-    percent = run.args.anomalies or REPORT_ANOMALY_PERCENT
-    mask, threshold = find_anomalies(run.log_density, percent)
-    run.result["anomalies"] = {"count": int(mask.sum()), "threshold": threshold, "percent": percent}
-    below = f"log-density threshold {fmt_number(threshold, 4)}"
-    say(run, f"Anomalies: {int(mask.sum())} points ({percent:g}% lowest density), {below}")
-    run.marks["anomalies"] = run.data.X[mask]
-    run.panels.append("density")
-
-
-def find_anomalies(log_density, percent):
-    """The ``percent`` % of points with the lowest density: (mask, threshold).
-
-    Exactly round(n * percent / 100) points are flagged (ties broken by order);
-    the threshold is the highest log-density among them.
-    """
-    n_flag = round(len(log_density) * percent / 100)
-    mask = np.zeros(len(log_density), dtype=bool)
-    if n_flag == 0:
-        return mask, None
-    order = np.argsort(log_density, kind="stable")[:n_flag]
-    mask[order] = True
-    return mask, float(log_density[order].max())
-
-
-def step_sample(run):
-    """--sample N: new points drawn from the fitted model (written by --sample-out)."""
-    X_new, component = draw_samples(run.model, run.args.sample, run.args.random_state)
-    run.marks["samples"] = X_new
-    path = run.args.sample_out
-    if path:
-        scaler = run.data.scaler  # the file is in the data's own units
-        X_out = scaler.inverse_transform(X_new) if scaler is not None else X_new
-        write_atomically(path, lambda f: write_samples(f, X_out, component, run.data.feature_names))
-        path = os.path.abspath(path)
-    run.result["sample"] = {"n": run.args.sample, "path": path}
-    written = f", written to {path}" if path else ""
-    say(run, f"Sampled: {run.args.sample} new points from the model{written}")
-
-
-def draw_samples(model, n_samples, random_state):
-    """n new points from the model, shuffled (``sample`` returns them grouped by component)."""
-    model.random_state = random_state
-    X_new, component = model.sample(n_samples)
-    order = np.random.RandomState(random_state).permutation(n_samples)
-    return X_new[order], component[order]
-
-
-def write_samples(handle, X_new, component, feature_names):
-    writer = csv.writer(handle)
-    writer.writerow([*feature_names, "component"])
-    for row, comp in zip(X_new, component):
-        writer.writerow([*(repr(float(v)) for v in row), int(comp)])
-
-
-def step_starts(run):
-    """--n-init N: how much the answer depends on the start."""
-    scores = np.array([s["log_likelihood"] for s in run.result["starts"]])
-    distinct = len(np.unique(np.round(scores, 4)))
-    spread = f"best {scores.max():.5f}, worst {scores.min():.5f}; {distinct} distinct end points"
-    say(run, f"Starts: {len(scores)}; mean log-likelihood {spread}; the best is kept")
-    if run.args.report:
-        run.panels.append("starts")
-
-
-def step_trace(run):
-    """--trace: how far EM climbed, and in how many iterations."""
-    trace = run.result["trace"]
-    start, end = f"{trace[0]:.5f} at the start", f"{trace[-1]:.5f} at the end"
-    say(run, f"EM trace: {len(trace) - 1} iterations, mean log-likelihood {start}, {end}")
-
-
-def step_bayesian(run):
-    """--bayesian: how many components the prior left with a real weight."""
-    used, k = run.result["effective_components"], run.result["n_components"]
-    above = f"have weight above {BAYES_WEIGHT_FLOOR:.0%}"
-    say(run, f"Bayesian mixture: {used} of {k} components {above}")
-
-
-def step_report(run):
-    """--report: every panel on one figure."""
-    for panel in ("uncertainty", "criterion", "kmeans", "density", "summary"):
-        if panel not in run.panels and (panel != "criterion" or "selection" in run.result):
-            run.panels.append(panel)
-
-
-REPORT_ANOMALY_PERCENT = 2.0  # --report marks this share when --anomalies is absent
-
-STEPS = [  # (name, when, what): run in this order after the fit
-    # --report without --select: the same sweep, drawn beside the model asked for
-    ("sweep", lambda a: a.report and not a.select and not a.bayesian, lambda r: select_step(r)),
-    ("parameters", lambda a: a.parameters, step_parameters),
-    ("predict", lambda a: a.predict, step_predict),
-    ("kmeans", lambda a: a.compare_kmeans or a.report, step_kmeans),
-    ("anomalies", lambda a: a.anomalies is not None or a.report, step_anomalies),
-    ("sample", lambda a: a.sample, step_sample),
-    ("starts", lambda a: a.n_init > 1 and not a.select and not a.bayesian, step_starts),
-    ("trace", lambda a: a.trace, step_trace),
-    ("bayesian", lambda a: a.bayesian, step_bayesian),
-    ("report", lambda a: a.report, step_report),
-]
-
-
-def confusion_table(labels, y, n_components, class_names):
-    """Clusters against classes, the clusters put in the order of the class each matches.
-
-    The matching is the one that maximises the agreement (Hungarian algorithm),
-    so the diagonal counts the points on which clusters and classes agree.
-    """
-    from scipy.optimize import linear_sum_assignment
-
-    n_classes = int(y.max()) + 1
-    counts = np.bincount(labels * n_classes + y, minlength=n_components * n_classes)
-    table = counts.reshape(n_components, n_classes)
-    rows, cols = linear_sum_assignment(-table)
-    order = list(rows[np.argsort(cols)]) + [c for c in range(n_components) if c not in rows]
-    return {
-        "confusion": table[order].tolist(),
-        "confusion_clusters": [int(c) for c in order],
-        "class_names": list(class_names or [str(c) for c in range(n_classes)]),
-    }
-
-
-def fmt_number(value, digits=5):
-    return "n/a" if value is None else f"{value:.{digits}f}"
-
-
 # ==========================================================================
 # The figure: one function per panel
 # ==========================================================================
-# Every panel is a function ``(ax, view)`` in the PANELS table.  A ``View`` is
-# the run as the axes show it: with two features the data itself; with more,
-# its first two principal components (a linear map of a Gaussian is Gaussian,
-# so each covariance is projected exactly, W^T S W); with 3 to 6 features the
-# clusters panel becomes every pair of features (each ellipse from the 2 x 2
-# block of its covariance: the exact marginal).
+# A panel is a function ``(ax, view)``.  A ``View`` is the run as the axes
+# show it: with two features the data itself; with more, its first two
+# principal components (a linear map of a Gaussian is Gaussian, so each
+# covariance is projected exactly, W' S W); with 3 to 6 features the clusters
+# panel becomes every pair of features (each ellipse from the 2 x 2 block of
+# its covariance: the exact marginal).
+
+
+@dataclass
+class Panel:
+    """One panel: how it is drawn on the view's plane, and with one feature."""
+
+    draw: Callable  # (ax, view)
+    plane: bool = False  # it draws the data's plane: equal aspect where the axes share units
+    draw_1d: Callable | None = None  # with one feature; for a panel off the plane, ``draw``
+    text: bool = False  # a text panel: drawn last
+    animation: Callable | None = None  # (ax, view) -> a matplotlib animation, in a window
+
+    def __post_init__(self):
+        if not self.plane and self.draw_1d is None:
+            self.draw_1d = self.draw
 
 
 @dataclass
@@ -866,19 +1254,19 @@ class View:
 
     X2: np.ndarray  # the points drawn (a random subset above PLOT_MAX_POINTS)
     labels: np.ndarray
-    confidence: np.ndarray  # each drawn point's largest posterior
+    largest: np.ndarray  # each drawn point's largest posterior
     means2: np.ndarray
     covs2: np.ndarray
     weights: np.ndarray
     xlabel: str
     ylabel: str
-    equal: bool = False  # whether both axes share units (then a circle looks round)
-    subset_note: str = ""
     center: np.ndarray | None = None  # the map from the data to the plane: (x - center) W
     W: np.ndarray | None = None
-    run: Run | None = None  # for the panels that draw more than the clusters
+    equal: bool = False  # whether both axes share units (then a circle looks round)
     subset: np.ndarray | None = None
+    subset_note: str = ""
     min_weight: float = 0.0  # components below this weight are not drawn
+    run: Run | None = None  # for the panels that draw more than the clusters
 
     def points(self, X):
         return (np.asarray(X) - self.center) @ self.W
@@ -890,9 +1278,12 @@ class View:
         ax.set(title=title, xlabel=self.xlabel, ylabel=self.ylabel)
 
 
+PAIRS_MAX_FEATURES = 6  # above this, the principal-component view (or --view pairs)
+
+
 def make_views(run, with_pairs=True):
     """The main view (data, or principal components) and, for 3 to 6 features, the pairs."""
-    X, names, model, args = run.data.X, run.data.feature_names, run.model, run.args
+    X, names, args, mixture = run.data.X, run.data.feature_names, run.args, run.mixture
     (n, d), suffix = X.shape, " (standardised)" if run.data.scaler is not None else ""
     subset, note = None, ""
     if n > PLOT_MAX_POINTS:
@@ -900,19 +1291,27 @@ def make_views(run, with_pairs=True):
         subset = np.sort(rng.choice(n, PLOT_MAX_POINTS, replace=False))
         note = f" ({PLOT_MAX_POINTS:,} of {n:,} points shown)"
     shown = slice(None) if subset is None else subset
-    labels, sure, same_units = run.labels[shown], run.posteriors[shown].max(1), run.data.same_units
+    labels, largest = run.labels[shown], run.posteriors[shown].max(axis=1)
+    min_weight = BAYES_WEIGHT_FLOOR if run.mixture.estimator != "GaussianMixture" else 0.0
 
     def view(center, W, xlabel, ylabel, equal):
         """The run seen on the plane (x - center) W."""
-        v = View(None, labels, sure, None, None, model.weights_, xlabel + suffix, ylabel + suffix)
-        v.equal, v.subset_note, v.center, v.W, v.run, v.subset = equal, note, center, W, run, subset
-        v.X2, v.means2 = v.points(X[shown]), v.points(model.means_)
-        v.covs2 = v.covariances(full_covariances(model))
-        v.min_weight = BAYES_WEIGHT_FLOOR if args.bayesian else 0.0
+        v = View(
+            None, labels, largest, None, None, mixture.weights, xlabel + suffix, ylabel + suffix
+        )
+        v.center, v.W, v.equal, v.subset, v.subset_note, v.run = center, W, equal, subset, note, run
+        v.X2, v.means2, v.covs2 = (
+            v.points(X[shown]),
+            v.points(mixture.means),
+            v.covariances(mixture.covariances),
+        )
+        v.min_weight = min_weight
         return v
 
+    if d == 1:
+        return view(np.zeros(1), np.ones((1, 1)), names[0], "density", False), []
     if d == 2:
-        main = view(np.zeros(2), np.eye(2), names[0], names[1], same_units)
+        main = view(np.zeros(2), np.eye(2), names[0], names[1], run.data.same_units)
     else:
         W, share = principal_axes(X, args.random_state)
         pcs = [f"PC{i + 1} ({share[i]:.0%} of variance)" for i in (0, 1)]
@@ -920,12 +1319,11 @@ def make_views(run, with_pairs=True):
     pairs = []
     wants_pairs = args.view == "pairs" or args.view == "auto" and d <= PAIRS_MAX_FEATURES
     if with_pairs and d > 2 and wants_pairs:  # row i, column j: feature j across, i up
-        plane = lambda i, j: view(np.zeros(d), np.eye(d)[:, [j, i]], names[j], names[i], same_units)
+        plane = lambda i, j: view(
+            np.zeros(d), np.eye(d)[:, [j, i]], names[j], names[i], run.data.same_units
+        )
         pairs = [[plane(i, j) for j in range(d - 1)] for i in range(1, d)]
     return main, pairs
-
-
-PAIRS_MAX_FEATURES = 6  # above this, the principal-component view (or --view pairs)
 
 
 def principal_axes(X, random_state):
@@ -965,74 +1363,72 @@ STAR = {"marker": "*", "markersize": 18, "color": "gold", "markeredgecolor": "bl
 
 def draw_marks(ax, view, kinds=tuple(MARK_STYLES)):
     """Anomalies, predicted points and samples, when asked for."""
-    for name in kinds:
-        if view.run is not None and name in view.run.marks:
-            points = view.points(view.run.marks[name])
+    for name in kinds if view.run is not None else ():
+        marked = view.run.marks(name)
+        if marked is not None:
+            points = view.points(marked)
             ax.scatter(*points.T, label=f"{name} ({len(points)})", **MARK_STYLES[name])
 
 
 def plot_uncertainty(ax, view):
     """Each point coloured by 1 - max posterior: where the clusters overlap."""
     top = 1 - 1 / len(view.weights) or 1  # the largest possible: every posterior 1/k
-    sc = ax.scatter(*view.X2.T, c=1 - view.confidence, cmap="magma_r", s=12, vmin=0, vmax=top)
+    sc = ax.scatter(*view.X2.T, c=1 - view.largest, cmap="magma_r", s=12, vmin=0, vmax=top)
     ax.figure.colorbar(sc, ax=ax, label="uncertainty = 1 - max posterior")
-    n_unc = int((view.confidence < UNCERTAIN_BELOW).sum())
+    n_unc = int((view.largest < UNCERTAIN_BELOW).sum())
     view.label(ax, f"Soft assignments: {n_unc} plotted points below {UNCERTAIN_BELOW}")
 
 
-def plot_criterion(ax, view):
+def plot_criterion(ax, view, rows, criterion, star, star_label):
     """BIC (or AIC, ICL) against k, one line per covariance type; the model marked."""
-    r = view.run.result
-    name = r["criterion"]
     for cov in COVARIANCE_TYPES:  # a rejected candidate is NaN: a gap in its curve
-        rows = [row for row in r["selection"] if row["covariance_type"] == cov]
-        values = [math.nan if row[name] is None else row[name] for row in rows]
-        ax.plot([row["n_components"] for row in rows], values, marker="o", label=cov)
-    label = "selected" if view.run.args.select else "this model"
-    if r.get("selection_star") is not None:
-        ax.plot(r["n_components"], r["selection_star"], label=label, zorder=5, **STAR)
+        mine = [row for row in rows if row["covariance_type"] == cov]
+        values = [math.nan if row[criterion] is None else row[criterion] for row in mine]
+        ax.plot([row["n_components"] for row in mine], values, marker="o", label=cov)
+    if star is not None:
+        k = view.run.metrics["n_components"]
+        ax.plot(k, star, label=star_label, zorder=5, **STAR)
     ax.xaxis.get_major_locator().set_params(integer=True)
-    title = f"{name.upper()} by number of components (lower is better)"
-    ax.set(title=title, xlabel="number of components k", ylabel=name.upper())
+    name = criterion.upper()
+    title = f"{name} by number of components (lower is better)"
+    ax.set(title=title, xlabel="number of components k", ylabel=name)
     ax.legend(fontsize="small")
 
 
-def plot_kmeans(ax, view):
+def plot_kmeans(ax, view, km_labels, centers):
     """KMeans clusters, coloured like the GMM cluster they overlap most."""
-    from scipy.optimize import linear_sum_assignment
-
-    km_labels, centers = view.run.extra["kmeans"]
     km_labels = km_labels if view.subset is None else km_labels[view.subset]
     overlap = np.zeros((len(centers), len(centers)))
     np.add.at(overlap, (km_labels, view.labels), 1)
-    rows, cols = linear_sum_assignment(-overlap)
+    rows, cols = matching(overlap)
     colors = np.array(cluster_colors(len(centers)))[cols[np.argsort(rows)]]
     ax.scatter(*view.X2.T, c=colors[km_labels], s=12, linewidths=0)
     ax.scatter(*view.points(centers).T, marker="X", s=120, c="black", edgecolors="white")
-    km = view.run.result["kmeans"]
+    km = view.run.results("kmeans")
     ari = f", ARI {km['ari']:.3f}" if "ari" in km else ""
-    view.label(ax, f"KMeans, same k and seed: silhouette {fmt_number(km['silhouette'], 3)}{ari}")
+    view.label(ax, f"KMeans, same k and seed: silhouette {number_text(km['silhouette'], 3)}{ari}")
+
+
+def plot_kmeans_1d(ax, view, km_labels):
+    x, k = view.run.data.X[:, 0], int(km_labels.max()) + 1
+    parts = [x[km_labels == c] for c in range(k)]
+    ax.hist(parts, bins="auto", stacked=True, color=cluster_colors(k))
+    ax.set(title="KMeans clusters", xlabel=view.xlabel, ylabel="count")
 
 
 def plot_density(ax, view):
     """Contours of the fitted log-density on the plane shown (the exact projection)."""
-    from scipy.stats import multivariate_normal
-
     pad = 0.1 * np.ptp(view.X2, axis=0)
     lo, hi = view.X2.min(axis=0) - pad, view.X2.max(axis=0) + pad
     gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
-    grid = np.c_[gx.ravel(), gy.ravel()]
-    parts = zip(view.weights, view.means2, view.covs2)
-    density = sum(
-        w * multivariate_normal(mu, cov, allow_singular=True).pdf(grid) for w, mu, cov in parts
-    )
-    z = np.log(np.maximum(density, 1e-300)).reshape(gx.shape)
+    plane = Mixture(view.weights, view.means2, view.covs2, "full")
+    z = e_step(plane, np.c_[gx.ravel(), gy.ravel()])[0].reshape(gx.shape)
     levels = np.linspace(max(z.min(), z.max() - 12), z.max(), 13)
     cs = ax.contourf(gx, gy, z, levels=levels, cmap="Blues", extend="min")
     ax.figure.colorbar(cs, ax=ax, label="log-density")
     ax.scatter(*view.X2.T, s=4, c="black", alpha=0.4, linewidths=0)
     draw_marks(ax, view, ["anomalies"])
-    anomalies = "anomalies" in view.run.marks
+    anomalies = view.run.marks("anomalies") is not None
     view.label(ax, "Fitted log-density" + (" and lowest-density points" * anomalies))
     if anomalies:
         ax.legend(loc="best", fontsize="small")
@@ -1040,45 +1436,64 @@ def plot_density(ax, view):
 
 def plot_summary(ax, view):
     ax.axis("off")
-    text = format_summary(view.run.result, explain=False)
+    text = format_summary(view.run, explain=False)
     ax.text(0, 1, text, va="top", family="monospace", fontsize="small", wrap=True)
 
 
-def plot_convergence(ax, view):
+def plot_convergence(ax, view, trace):
     """--trace: the mean log-likelihood after each EM iteration."""
-    trace = view.run.result["trace"]
     ax.plot(range(len(trace)), trace, marker=".")
     title = f"EM convergence: {len(trace) - 1} iterations"
     ax.set(title=title, xlabel="iteration", ylabel="mean log-likelihood")
 
 
-def plot_em_steps(ax, view):
+def plot_em_steps(ax, view, frames):
     """--trace: the 1-sd ellipses at a few iterations, faint at the start, bold at the end."""
-    frames = view.run.extra["frames"]
     shown = [f for f in frames[:-1] if f[0] in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500)]
     shown.append(frames[-1])
     ax.scatter(*view.X2.T, s=6, c="lightgray", linewidths=0)
     colors = cluster_colors(len(view.weights))
-    for step, (_, _, means, covs) in enumerate(shown):
+    for step, (_, mixture) in enumerate(shown):
         alpha = min(1.0, 0.2 + 0.8 * step / max(1, len(shown) - 1))
-        draw_ellipses(ax, view, means, covs, colors, alpha=alpha)
-        ax.scatter(*view.points(means).T, marker="x", c="black", s=20, alpha=alpha)
+        draw_ellipses(ax, view, mixture, colors, alpha=alpha)
+        ax.scatter(*view.points(mixture.means).T, marker="x", c="black", s=20, alpha=alpha)
     view.label(ax, "EM step by step: iterations " + ", ".join(str(f[0]) for f in shown))
-    view.run.extra["em_ax"] = ax
 
 
-def draw_ellipses(ax, view, means, covs, colors, alpha=1.0, sigmas=(1,)):
-    parts = list(enumerate(zip(view.points(means), view.covariances(covs))))
+def draw_ellipses(ax, view, mixture, colors, alpha=1.0, sigmas=(1,)):
+    parts = list(enumerate(zip(view.points(mixture.means), view.covariances(mixture.covariances))))
     return [
-        ax.add_patch(ellipse(mu, cov, n, edgecolor=colors[j], alpha=alpha))
+        ax.add_patch(ellipse(mu, cov, n, colors[j], alpha=alpha))
         for n in sigmas
         for j, (mu, cov) in parts
     ]
 
 
-def plot_starts(ax, view):
+def animate_em(ax, view, frames, trace):
+    """--trace: the ellipses moving iteration by iteration (matplotlib's animation)."""
+    from matplotlib.animation import FuncAnimation
+
+    frames = frames[:: max(1, len(frames) // 60)]
+    colors, drawn = cluster_colors(len(view.weights)), []
+    ax.scatter(*view.X2.T, s=6, c="lightgray", linewidths=0)
+    if view.equal:
+        ax.set_aspect("equal", adjustable="datalim")
+
+    def update(frame):
+        iteration, mixture = frame
+        for artist in drawn:
+            artist.remove()
+        drawn[:] = draw_ellipses(ax, view, mixture, colors, sigmas=(1, 2))
+        drawn.append(ax.scatter(*view.points(mixture.means).T, marker="X", c="black", s=60))
+        ll = trace[min(iteration, len(trace) - 1)]
+        view.label(ax, f"EM iteration {iteration}: mean log-likelihood {ll:.4f}")
+        return drawn
+
+    return FuncAnimation(ax.figure, update, frames=frames, interval=250, repeat=True)
+
+
+def plot_starts(ax, view, scores):
     """--n-init with --report: each start's final log-likelihood, the kept one marked."""
-    scores = [s["log_likelihood"] for s in view.run.result["starts"]]
     jitter = np.random.RandomState(0).uniform(-0.3, 0.3, len(scores))
     ax.scatter(scores, jitter, s=30, alpha=0.7, label="a start")
     ax.plot([max(scores)], [0], label="kept", **STAR)
@@ -1087,12 +1502,10 @@ def plot_starts(ax, view):
     ax.legend(fontsize="small")
 
 
-def plot_weights(ax, view):
+def plot_weights(ax, view, weights, used):
     """--bayesian: the weights; those the prior switched off are near zero."""
-    weights = view.run.model.weights_
     ax.bar(range(len(weights)), weights, color=cluster_colors(len(weights)))
     ax.axhline(BAYES_WEIGHT_FLOOR, color="black", ls="--", label=f"{BAYES_WEIGHT_FLOOR:.0%}")
-    used = view.run.result["effective_components"]
     ax.set(title=f"Bayesian mixture: {used} components in use", xlabel="component", ylabel="weight")
     ax.legend(fontsize="small")
 
@@ -1102,98 +1515,70 @@ def plot_histogram_1d(ax, view):
     from scipy.stats import norm
 
     run = view.run
-    x, model = run.data.X[:, 0], run.model
+    x, mixture = run.data.X[:, 0], run.mixture
     ax.hist(x, bins="auto", density=True, color="lightgray", edgecolor="white", label="data")
     grid = np.linspace(x.min() - 0.1 * np.ptp(x), x.max() + 0.1 * np.ptp(x), 400)
-    sds = np.sqrt(full_covariances(model)[:, 0, 0])
-    curves = [
-        w * norm(mu, sd).pdf(grid) for w, mu, sd in zip(model.weights_, model.means_[:, 0], sds)
-    ]
+    sds = np.sqrt(mixture.covariances[:, 0, 0])
+    parts = zip(mixture.weights, mixture.means[:, 0], sds)
+    curves = [w * norm(mu, sd).pdf(grid) for w, mu, sd in parts]
     for j, (curve, color) in enumerate(zip(curves, cluster_colors(len(curves)))):
         ax.plot(grid, curve, color=color, label=f"component {j}")
     ax.plot(grid, sum(curves), color="black", linewidth=2, label="mixture density")
     for key, style in (("anomalies", "r|"), ("predictions", "k*"), ("samples", "c|")):
-        if key in run.marks:
-            points = run.marks[key][:, 0]
-            ax.plot(points, np.zeros(len(points)), style, markersize=12, label=key)
+        marked = run.marks(key)
+        if marked is not None:
+            ax.plot(marked[:, 0], np.zeros(len(marked)), style, markersize=12, label=key)
     view.label(ax, figure_title(run))
     ax.legend(fontsize="small")
 
 
-def plot_kmeans_1d(ax, view):
-    km_labels, centers = view.run.extra["kmeans"]
-    x, colors = view.run.data.X[:, 0], cluster_colors(len(centers))
-    parts = [x[km_labels == c] for c in range(len(centers))]
-    ax.hist(parts, bins="auto", stacked=True, color=colors)
-    ax.set(title="KMeans clusters", xlabel=view.xlabel, ylabel="count")
-
-
-PANELS = {  # panel name: how it is drawn with two axes, and with one feature (None: skipped)
-    "clusters": (plot_clusters, plot_histogram_1d),
-    "em steps": (plot_em_steps, None),
-    "convergence": (plot_convergence, plot_convergence),
-    "uncertainty": (plot_uncertainty, None),  # the histogram shows both of these
-    "density": (plot_density, None),
-    "criterion": (plot_criterion, plot_criterion),
-    "kmeans": (plot_kmeans, plot_kmeans_1d),
-    "starts": (plot_starts, plot_starts),
-    "weights": (plot_weights, plot_weights),
-    "summary": (plot_summary, plot_summary),
-}
-SAME_UNITS_PANELS = ("clusters", "em steps", "uncertainty", "density", "kmeans")
-
-
 def figure_title(run):
-    r = run.result
+    r = run.metrics
     model = f"GMM, {r['n_components']} components ({r['covariance_type']})"
-    if "effective_components" in r:
-        used = f"{r['effective_components']} of {r['n_components']} components in use"
-        model = f"Bayesian GMM, {used}"
+    used = run.results("effective_components")
+    if used is not None:
+        model = f"Bayesian GMM, {used} of {r['n_components']} components in use"
     bic = "" if r["bic"] is None else f", BIC {r['bic']:.1f}"
     return (
         f"{model}\nlog-likelihood/sample {r['log_likelihood']:.3f}{bic}, silhouette "
-        f"{fmt_number(r['silhouette'], 3)}"
+        f"{number_text(r['silhouette'], 3)}"
     )
 
 
-def build_figure(run):
-    """Lay out the panels the run asked for on one figure; return it."""
+def build_figure(run, main, pairs):
+    """Lay out the panels the run asked for on one figure; return it and its axes by panel."""
     import matplotlib.pyplot as plt
 
     d = run.data.X.shape[1]
-    column = 0 if d > 1 else 1
-    names = [p for p in dict.fromkeys(run.panels) if PANELS[p][column] is not None]
-    if d > 1:
-        main, pairs = make_views(run)
-    else:  # one feature: a histogram, drawn from the run itself
-        suffix = " (standardised)" if run.data.scaler is not None else ""
-        xlabel = run.data.feature_names[0] + suffix
-        main, pairs = View(None, None, None, None, None, None, xlabel, "density", run=run), []
-    run.extra["main_view"] = main
-    if pairs:
-        names.remove("clusters")  # the pairs show the clusters
-    ncols = min(len(names), 3) or 1
-    nrows = math.ceil(len(names) / ncols)
+    panels = [p for f in run.found for p in f.panels]
+    panels = [p for p in panels if not p.text] + [p for p in panels if p.text]
+    if not pairs:
+        panels.insert(0, Panel(plot_clusters, plane=True, draw_1d=plot_histogram_1d))
+    panels = [p for p in panels if (p.draw if d > 1 else p.draw_1d) is not None]
+    ncols = min(len(panels), 3) or 1
+    nrows = math.ceil(len(panels) / ncols)
     size = (max(6.4 * ncols, 3.2 * len(pairs)), 5.4 * nrows + 3.2 * len(pairs))
-    one_panel = len(names) == 1 and not pairs  # fixed margins: no second layout pass
+    one_panel = len(panels) == 1 and not pairs  # fixed margins: no second layout pass
     fig = plt.figure(figsize=size, layout=None if one_panel else "constrained")
     if one_panel:
         fig.subplots_adjust(left=0.11, right=0.97, bottom=0.1, top=0.83 if d > 1 else 0.88)
     top = bottom = fig
-    if pairs and names:
+    if pairs and panels:
         top, bottom = fig.subfigures(2, 1, height_ratios=[3.2 * len(pairs), 5.4 * nrows])
     if pairs:
         draw_pairs(top, pairs)
-    axes = list(bottom.subplots(nrows, ncols, squeeze=False).flat) if names else []
-    for ax, name in zip(axes, names):
-        PANELS[name][column](ax, main)
-        if main.equal and name in SAME_UNITS_PANELS:
+    axes = list(bottom.subplots(nrows, ncols, squeeze=False).flat) if panels else []
+    drawn = []
+    for ax, panel in zip(axes, panels):
+        (panel.draw if d > 1 else panel.draw_1d)(ax, main)
+        if main.equal and panel.plane:
             ax.set_aspect("equal", adjustable="datalim")
-    for ax in axes[len(names) :]:
+        drawn.append((panel, ax))
+    for ax in axes[len(panels) :]:
         ax.set_visible(False)
     if d > 1:
         fig.suptitle(figure_title(run))
-    return fig
+    return fig, drawn
 
 
 def draw_pairs(fig, pairs):
@@ -1216,67 +1601,62 @@ def draw_pairs(fig, pairs):
     axes[0, 0].set_title("GMM clusters" + pairs[0][0].subset_note)
 
 
+WINDOW_INCHES = (13, 6.8)  # a window's largest figure: a 1366 x 768 screen at 100 dpi
+
+
 def show_or_save(run):
     """A window where one can open; otherwise the figure is saved and the output says where."""
     import matplotlib.pyplot as plt
 
-    args, result = run.args, run.result
-    path = args.figure_path
+    args, path = run.args, run.output.path
     if path is not None and path.lower().endswith(".gif"):  # --trace: the animation alone
         from matplotlib.animation import PillowWriter
 
+        main = make_views(run, with_pairs=False)[0]
         fig, ax = plt.subplots(figsize=(6.4, 5.4), layout="constrained")
-        write = lambda f: animate_em(run, ax).save(f, writer=PillowWriter(fps=4), dpi=72)
+        em = next(p for f in run.found for p in f.panels if p.animation is not None)
+        write = lambda f: em.animation(ax, main).save(f, writer=PillowWriter(fps=4), dpi=72)
     else:
-        fig = build_figure(run)
+        main, pairs = make_views(run)
+        fig, drawn = build_figure(run, main, pairs)
         write = lambda f: fig.savefig(f, format=os.path.splitext(path)[1][1:].lower(), dpi=100)
     if fig.canvas.manager is not None:  # the window's title names the run
-        name = f"{result['source']}, {result['covariance_type']}, k={result['n_components']}"
+        m = run.metrics
+        name = f"{run.data.source}, {m['covariance_type']}, k={m['n_components']}"
         fig.canvas.manager.set_window_title(f"gmm_clustering: {name}")
     if path is None:  # a window, shrunk to fit a 1366 x 768 screen (saved files keep their size)
         width, height = fig.get_size_inches()
-        shrink = min(1, 13 / width, 6.8 / height)
+        shrink = min(1, WINDOW_INCHES[0] / width, WINDOW_INCHES[1] / height)
         fig.set_size_inches(width * shrink, height * shrink)
-        if "em_ax" in run.extra:  # --trace: in a window the EM steps play
-            run.extra["em_ax"].clear()
-            run.extra["animation"] = animate_em(run, run.extra["em_ax"])
-        run.extra["show"] = fig  # shown once the summary is printed
-        return
+        for panel, ax in drawn:  # --trace: in a window the EM steps play
+            if panel.animation is not None:
+                ax.clear()
+                fig.animation = panel.animation(ax, main)  # kept alive by the figure
+        return Found()
     write_atomically(path, write, text=False)
     plt.close(fig)
-    result["figure"] = os.path.abspath(path)
-    if not args.save:
-        result["figure_note"] = f"no display: matplotlib backend is {args.backend!r}"
-
-
-def animate_em(run, ax):
-    """--trace: the ellipses moving iteration by iteration (matplotlib's animation)."""
-    from matplotlib.animation import FuncAnimation
-
-    view = run.extra.get("main_view") or make_views(run, with_pairs=False)[0]
-    frames = run.extra["frames"][:: max(1, len(run.extra["frames"]) // 60)]
-    colors, trace, drawn = cluster_colors(len(view.weights)), run.result["trace"], []
-    ax.scatter(*view.X2.T, s=6, c="lightgray", linewidths=0)
-    if view.equal:
-        ax.set_aspect("equal", adjustable="datalim")
-
-    def update(frame):
-        iteration, _, means, covs = frame
-        for artist in drawn:
-            artist.remove()
-        drawn[:] = draw_ellipses(ax, view, means, covs, colors, sigmas=(1, 2))
-        drawn.append(ax.scatter(*view.points(means).T, marker="X", c="black", s=60))
-        ll = trace[min(iteration, len(trace) - 1)]
-        view.label(ax, f"EM iteration {iteration}: mean log-likelihood {ll:.4f}")
-        return drawn
-
-    return FuncAnimation(ax.figure, update, frames=frames, interval=250, repeat=True)
+    note = "" if args.save else f" (no display: matplotlib backend is {run.output.backend!r})"
+    return Found(
+        results={"figure": os.path.abspath(path)},
+        lines=[f"Figure saved to {os.path.abspath(path)}{note}"],
+    )
 
 
 # ==========================================================================
 # The command line
 # ==========================================================================
-# The options are one table: (option, how argparse reads it, help), by group.
+# The parser, the check of contradictions and --report are built from the
+# options' records; ``main`` turns every failure into one line.
+
+NO_PLOT = "--no-plot and --save/--report contradict each other; drop one"
+for flag, how, help, excludes in [
+    ("--view", choice("auto", "pairs", "pca"), "3+ features: pairs (auto: up to 6) or PCA", {}),
+    ("--save", PATH, "save the figure (png, pdf, svg, ...)", {}),
+    ("--no-plot", FLAG, "metrics only: no figure", {"--save": NO_PLOT, "--report": NO_PLOT}),
+    ("--json", FLAG, "one JSON object instead of the text summary", {}),
+    ("--quiet", FLAG, "no progress messages on stderr", {}),
+]:
+    option(flag, how, help, OUTPUT, excludes=excludes)
 
 
 class Parser(argparse.ArgumentParser):
@@ -1286,175 +1666,39 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message}; see --help")
 
 
-def checked(convert, accept, requirement):
-    """An argparse type: convert the text, then accept the value or say what is needed."""
-    kind = ("a whole number" if convert is int else "a number") + f" {requirement}"
-
-    def parse(text):
-        try:
-            value = convert(text)
-        except (ValueError, OverflowError):
-            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
-        if not accept(value):
-            raise argparse.ArgumentTypeError(f"{text!r} must be {requirement}")
-        return value
-
-    return parse
-
-
-def point(text):
-    """--predict: comma-separated finite coordinates."""
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        values = None
-    if values is None or not all(map(math.isfinite, values)):
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not comma-separated finite numbers, e.g. 1.5,2 (negative: --predict=-6,-6)"
-        )
-    return values
-
-
-def upto(limit, default=None):
-    """A count from 1 to ``limit``."""
-    return number(checked(int, lambda v: 1 <= v <= limit, f"from 1 to {limit:,}"), default)
-
-
-def number(kind, default=None, metavar="N"):
-    return {"type": kind, "default": default, "metavar": metavar}
-
-
-def choice(*choices):
-    return {"choices": choices, "default": choices[0]}
-
-
-SEED_MAX = 2**32 - 1  # numpy's seeds
-SEED = checked(int, lambda v: 0 <= v <= SEED_MAX, f"from 0 to {SEED_MAX} (numpy's seed range)")
-POSITIVE = checked(float, lambda v: 0 < v < 1e100, "a positive number below 1e100")
-PERCENT = checked(float, lambda v: 0 < v < 100, "a percentage above 0 and below 100")
-FLAG = {"action": "store_true"}
-POINT = {"type": point, "action": "append", "metavar": "X1,X2"}
-INITS = ("kmeans", "k-means++", "random", "random_from_data")  # scikit-learn's init_params
-
-OPTIONS = {
-    "data": [
-        ("--dataset", choice("blobs", "iris", "wine"), "blobs (default), or one in scikit-learn"),
-        ("--csv", {"metavar": "PATH"}, "your table with a header row; - reads stdin"),
-        ("--delimiter", {"metavar": "CHAR"}, "CSV delimiter (default: , ; tab or space)"),
-        ("--encoding", {"metavar": "NAME"}, "CSV encoding (default utf-8; latin-1, ...)"),
-        ("--columns", {"metavar": "A,B"}, "CSV columns to fit (default: the numeric)"),
-        ("--labels", {"metavar": "COLUMN"}, "CSV column of true classes (not fitted)"),
-        ("--n-samples", upto(10**9, 500), "blobs: number of points (default 500)"),
-        ("--centers", upto(1000, 4), "blobs: number of true clusters (default 4)"),
-        ("--n-features", upto(100_000, 2), "blobs: number of features (default 2)"),
-        ("--cluster-std", number(POSITIVE, 1.0), "blobs: sd of each cluster (default 1)"),
-        ("--scale", FLAG, "standardise every feature (mean 0, sd 1)"),
-        ("--random-state", number(SEED, 42), "one seed for data, model, samples (default 42)"),
-    ],
-    "model": [
-        ("--n-components", upto(1000), "components (default: classes, or 4)"),
-        ("--covariance-type", choice(*COVARIANCE_TYPES), "shape of each component (default full)"),
-        ("--init", choice(*INITS), "how EM starts (default kmeans)"),
-        ("--n-init", upto(1000, 1), "EM starts, seeds SEED, SEED+1, ...: the best kept"),
-        ("--select", FLAG, "choose k and covariance type by --criterion"),
-        ("--max-components", upto(MAX_COMPONENTS, 10), "largest k tried (default 10)"),
-        ("--criterion", choice("bic", "aic", "icl"), "selection criterion (default bic)"),
-        ("--bayesian", FLAG, "Dirichlet-process mixture: k is an upper bound"),
-    ],
-    "what else to show": [
-        ("--parameters", FLAG, "means, covariances, clusters against classes"),
-        ("--trace", FLAG, "EM step by step (an animation with --save x.gif)"),
-        ("--predict", POINT, "assign a new point (repeatable; negative: --predict=-6,-6)"),
-        ("--compare-kmeans", FLAG, "KMeans with the same k and seed"),
-        ("--anomalies", number(PERCENT, None, "PCT"), "flag the PCT %% of lowest density"),
-        ("--sample", upto(10**8), "draw N new points from the model"),
-        ("--sample-out", {"metavar": "PATH"}, "write the --sample points to a CSV"),
-        ("--report", FLAG, "every panel: uncertainty, BIC, KMeans, density"),
-    ],
-    "output": [
-        ("--view", choice("auto", "pairs", "pca"), "3+ features: pairs (auto: up to 6) or PCA"),
-        ("--save", {"metavar": "PATH"}, "save the figure (png, pdf, svg, ...)"),
-        ("--no-plot", FLAG, "metrics only: no figure, no matplotlib"),
-        ("--json", FLAG, "one JSON object instead of the text summary"),
-        ("--quiet", FLAG, "no progress messages on stderr"),
-    ],
-}
-
-
 def build_parser():
-    """The options of OPTIONS; each option's work is one entry of MODEL_STEPS or STEPS."""
+    """One argument per option record, in the groups of --help."""
     parser = Parser(
         prog="gmm_clustering.py",
         description="Fit a Gaussian mixture, print its metrics and draw its clusters.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n" + __doc__.split("Usage::")[1].split("Where")[0].strip("\n"),
     )
-    for title, options in OPTIONS.items():
-        group = parser.add_argument_group(title)
-        for name, how, help in options:
-            group.add_argument(name, help=help, **how)
+    groups = {title: parser.add_argument_group(title) for title in GROUPS}
+    for o in sorted(OPTIONS, key=lambda o: GROUPS.index(o.group)):
+        groups[o.group].add_argument(o.flag, help=o.help, **o.how)
     return parser
 
 
-CONFLICTS = {  # options that cannot go together: what is wrong, and the way out
-    "data": "--csv and --dataset both name the data; choose one",
-    "csv": "--columns, --labels, --delimiter and --encoding apply to --csv only",
-    "labels": "--labels needs a column name, not an empty string",
-    "no plot": "--no-plot and --save/--report contradict each other; drop one",
-    "sample out": "--sample-out needs --sample N",
-    "select or bayesian": "--select and --bayesian are two ways of choosing k; use one",
-    "select k": "--select chooses the number of components: drop --n-components",
-    "select init": "--select makes its own starts: drop --init",
-    "trace": "--trace follows one GaussianMixture fit: not with --select or --bayesian",
-    "gif": "--save: a .gif is the --trace animation; add --trace or save png, pdf or svg",
-}
+def check_contradictions(args):
+    """Options that need another, or exclude one: refused before any work."""
+    for o in OPTIONS:
+        if not given(args, o.flag):
+            continue
+        for other, message in o.requires.items():
+            if not given(args, other):
+                raise UsageError(message)
+        for other, message in o.excludes.items():
+            if given(args, other):
+                raise UsageError(message)
 
 
-def validate(args):
-    """Checks that need more than one option, or more than one value: before any work."""
-    csv_options = args.columns or args.labels is not None or args.delimiter or args.encoding
-    broken = {
-        "data": args.csv is not None and args.dataset != "blobs",
-        "csv": csv_options and args.csv is None,
-        "labels": args.labels == "",
-        "no plot": args.no_plot and (args.save or args.report),
-        "sample out": args.sample_out and not args.sample,
-        "select or bayesian": args.select and args.bayesian,
-        "select k": args.select and args.n_components,
-        "select init": args.select and args.init != "kmeans",
-        "trace": args.trace and (args.select or args.bayesian),
-        "gif": (args.save or "").lower().endswith(".gif") and not args.trace,
-    }
-    for name, is_broken in broken.items():
-        if is_broken:
-            raise UsageError(CONFLICTS[name])
-    blobs, n, more = args.dataset == "blobs" and args.csv is None, args.n_samples, "or more samples"
-    if blobs and args.centers > n:
-        raise UsageError(
-            f"--centers {args.centers} exceeds --n-samples {n}; use fewer centers {more}"
-        )
-    if blobs and (args.n_components or 0) > n:
-        k = args.n_components
-        raise UsageError(f"--n-components {k} exceeds --n-samples {n}; use fewer components {more}")
-    for option in ("csv", "save", "sample_out", "encoding", "columns"):
-        if getattr(args, option) == "":
-            raise UsageError(f"--{option.replace('_', '-')} needs a value, not an empty string")
-    if args.delimiter is not None:
-        spelled = {"\\t": "\t", "tab": "\t", "space": " "}
-        args.delimiter = spelled.get(args.delimiter, args.delimiter)
-        if len(args.delimiter) != 1 or args.delimiter in "\"'\r\n":
-            raise UsageError(
-                f"--delimiter {args.delimiter!r} must be one character, not a quote "
-                "or a line break ('tab' and 'space' are understood)"
-            )
-    if args.encoding:
-        try:
-            codecs.lookup(args.encoding)
-        except LookupError:
-            raise UsageError(
-                f"--encoding {args.encoding!r} is not an encoding Python knows; "
-                "try utf-8, latin-1, cp1252 or utf-16"
-            ) from None
+@dataclass
+class Output:
+    """Decided before any work: where the figure goes (None: a window, or no figure)."""
+
+    path: str | None = None
+    backend: str = ""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1510,36 +1754,49 @@ def fail(message, status):
 def run_and_print(argv):
     """Parse and check everything, run the lesson, print (and show the window last)."""
     args = build_parser().parse_args(argv)
-    validate(args)
-    if not args.no_plot:
-        prepare_display(args)
-    check_outputs(args)
-    started = time.perf_counter()
-
-    def progress(message):  # how far a long sweep has come: on a terminal, unless --quiet
-        if not args.quiet and sys.stderr.isatty():
-            elapsed = time.perf_counter() - started
-            print(f"[{elapsed:6.1f} s] {message}", file=sys.stderr, flush=True)
-
-    args.progress = progress
+    check_contradictions(args)
+    output = Output() if args.no_plot else prepare_display(args)
+    check_outputs(args, output)
+    show_progress(args.quiet)
     with native_threads():
-        run = lesson(args)
-    result = run.result
-    for warning in result.pop("warnings", []):
-        print(f"gmm_clustering.py: warning: {warning}", file=sys.stderr)
-    hidden = ("figure_note", "step_lines", "selection_star", "selection_lines", "data_notes")
-    public = {k: v for k, v in result.items() if k not in hidden}
-    public["notes"] = result["data_notes"]
-    text = json.dumps(finite(public), allow_nan=False) if args.json else format_summary(result)
+        run = lesson(args, output)
+    for found in run.found:
+        for warning in found.warnings:
+            print(f"gmm_clustering.py: warning: {warning}", file=sys.stderr)
+    if args.json:
+        results = {**describe_data(run.data, args)}
+        for found in run.found[:1] + [Found(results=run.metrics)] + run.found[1:]:
+            results.update(found.results)
+        results["notes"] = run.data.notes + [note for f in run.found for note in f.notes]
+        text = json.dumps(finite(results), allow_nan=False)
+    else:
+        text = format_summary(run)
     try:
         print(text, flush=True)
     except OSError as exc:
         raise OutputLost(exc.strerror or exc) from None
-    if run.extra.get("show") is not None:  # a window: after the summary, until it is closed
+    if output.path is None and not args.no_plot:  # a window: after the summary, until closed
         import matplotlib.pyplot as plt
 
         plt.show()
     return 0
+
+
+def show_progress(quiet):
+    """How far a long sweep has come: on stderr, when it is a terminal, unless --quiet."""
+    if quiet or not sys.stderr.isatty():
+        return
+    started = time.perf_counter()
+
+    class Elapsed(logging.Formatter):
+        def format(self, record):
+            return f"[{time.perf_counter() - started:6.1f} s] {record.getMessage()}"
+
+    progress.handlers.clear()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(Elapsed())
+    progress.addHandler(handler)
+    progress.setLevel(logging.INFO)
 
 
 def finite(value):
@@ -1566,101 +1823,97 @@ def finite(value):
 # hierarchical cut and k-means on whitened data (close to R's mclust), the
 # previous k's best solutions with one cluster split, the next k's with two
 # merged, and the best partition of each other covariance type at the same k.
-# EM here is written out with numpy and runs all the starts of a candidate at
-# once: scikit-learn's estimator costs about 5 ms a call, and a sweep makes
-# hundreds.  Its M-step and E-step are scikit-learn's formulas (reg_covar 1e-6).
+# EM here is the lesson's E- and M-steps written for many starts at once
+# (``em``): scikit-learn's estimator costs about 5 ms a call, and a sweep
+# makes hundreds.
 
 REG_COVAR = 1e-6  # scikit-learn's default, added to every variance
 SELECT_TOL = 1e-5  # relative change of the log-likelihood that ends EM (mclust's rule)
 SELECT_MAX_ITER = 1000
 SELECT_MAX_SAMPLES = 4_000  # candidates are fitted on a random sample above this
-PARALLEL_MIN_WORK = 2_000  # rows x largest k below which one core is faster
 LOG_2PI = math.log(2 * math.pi)
 
 
-def select_step(run, choose=False):
-    """Fit every candidate; with ``choose``, return the best as the model (--select)."""
-    args, X, result, c = run.args, run.data.X, run.result, run.args.criterion
-    n, name = len(X), c.upper()
+@dataclass
+class Selection:
+    """Every candidate's row, the best valid one, and how the sweep ran."""
+
+    rows: list[dict]
+    best: dict
+    criterion: str
+    max_k: int
+    sweep: Sweep
+    sample: np.ndarray | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def sample_note(self):
+        on = f" (on a random sample of {SELECT_MAX_SAMPLES:,} points)"
+        return on if self.sample is not None else ""
+
+    def winner_mixture(self, X, random_state):
+        """The best candidate, EM continued on all of X; its row then holds its final values."""
+        best = self.best
+        k, cov = best["n_components"], best["covariance_type"]
+        mixture = self.sweep.mixture((k, cov), X, random_state)
+        if self.sample is None:
+            log_density, posteriors = e_step(mixture, X)
+            best.update(
+                criteria(float(log_density.sum()), posteriors.max(axis=1), k, cov, X.shape[1])
+            )
+        return mixture
+
+    def found(self, star, best=None):
+        """The JSON keys, the edge note and the criterion panel (``star``: this model)."""
+        best, c = best or self.best, self.criterion
+        at_edge = self.max_k > 1 and best["n_components"] == self.max_k
+        best_key = {
+            "covariance_type": best["covariance_type"],
+            "n_components": best["n_components"],
+        }
+        found = Found(
+            results={
+                "selection": self.rows,
+                "criterion": c,
+                "selection_sample_size": None if self.sample is None else SELECT_MAX_SAMPLES,
+                "selection_at_edge": at_edge,
+                "selection_best": {**best_key, c: best[c]},
+            },
+            notes=self.notes,
+        )
+        if at_edge:
+            found.lines.append(
+                f"Note: the best k is the largest tried ({self.max_k}); try a larger --max-components"
+            )
+        label = "selected" if best is self.best and star == best[c] else "this model"
+        draw = functools.partial(
+            plot_criterion, rows=self.rows, criterion=c, star=star, star_label=label
+        )
+        found.panels.append(Panel(draw))
+        return found
+
+
+def sweep_candidates(args, data):
+    """Fit every candidate up to --max-components (capped at what the rows hold)."""
+    n = len(data.X)
     max_k = min(args.max_components, max(1, n // 2))
+    selection = select(data.X, max_k, args.criterion, args.random_state)
     if max_k < args.max_components:
         hold = f"{n} rows hold at most {max_k} components of two points"
-        note = f"--max-components capped at {max_k}: {hold}"
-        say(run, f"Note: {note}")
-        result["data_notes"].append(note)
-    rows, model, sample = select_model(
-        X, max_k, c, args.n_init, args.random_state, args.progress, choose
-    )
-    model = model or run.model
-    key = (model.n_components, model.covariance_type)
-    mine = next((r for r in rows if (r["n_components"], r["covariance_type"]) == key), None)
-    result["selection_star"] = mine and mine[c]  # the model, marked on its own curve
-    if not choose and sample is None:  # --report: this fit is one more start of its candidate
-        result["selection_star"] = result[c]
-        if (
-            mine
-            and not result["degenerate"]
-            and (mine["rejected"] or mine["log_likelihood"] < result["log_likelihood"])
-        ):
-            mine.update({m: result[m] for m in ("bic", "aic", "icl", "log_likelihood")})
-            mine.update(rejected=False, reason=None)
-        elif mine and mine[c] is not None and mine[c] < result[c] - 1:
-            better = f"{name} {mine[c]:.3f} (this fit {result[c]:.3f})"
-            say(run, f"Note: the sweep found a better optimum of this same model: {better}")
-    valid = [r for r in rows if not r["rejected"]]
-    best = mine if choose else min(valid, key=lambda r: r[c])  # ties: the model's
-    on_sample = (
-        f" (on a random sample of {SELECT_MAX_SAMPLES:,} points)" if sample is not None else ""
-    )
-    best_key = {"covariance_type": best["covariance_type"], "n_components": best["n_components"]}
-    result.update(
-        selection=rows,
-        criterion=c,
-        selection_sample_size=None if sample is None else SELECT_MAX_SAMPLES,
-        selection_at_edge=max_k > 1 and best["n_components"] == max_k,
-        selection_best={**best_key, c: best[c]},
-    )
-    if choose:
-        result["selection_lines"] = selection_table(rows, valid, best, name, on_sample)
-    elif best is not mine and result["selection_star"] is not None:
-        shape = f"{best['covariance_type']} with {best['n_components']} components{on_sample}"
-        scores = f"{name} {best[c]:.3f}; this model {result['selection_star']:.3f}"
-        say(run, f"{name} prefers {shape} ({scores})")
-    run.panels.append("criterion")
-    if result["selection_at_edge"]:
-        say(run, f"Note: the best k is the largest tried ({max_k}); try a larger --max-components")
-    return model
+        selection.notes.append(f"--max-components capped at {max_k}: {hold}")
+    return selection
 
 
-def selection_table(rows, valid, best, name, on_sample):
-    """The text of --select: the five best candidates, the rejected ones, the choice."""
-    lines = [
-        f"Model selection by {name} (lower is better) over {len(rows)} candidates{on_sample}:",
-        f"  {'covariance':<10} {'k':>3} {'BIC':>12} {'AIC':>12} {'ICL':>12}",
-    ]
-    for r in sorted(valid, key=lambda r: r[name.lower()])[:5]:
-        numbers = "".join(f" {r[c]:>12.3f}" for c in ("bic", "aic", "icl"))
-        lines.append(f"  {r['covariance_type']:<10} {r['n_components']:>3}{numbers}")
-    rejected = [f"{r['covariance_type']} k={r['n_components']}" for r in rows if r["rejected"]]
-    if rejected:
-        lines.append("  rejected as degenerate: " + ", ".join(rejected))
-    lines.append(f"Selected: {best['covariance_type']} with {best['n_components']} components")
-    return lines
+def select(X, max_k, criterion="bic", random_state=0):
+    """Every (k, covariance type) for k up to ``max_k``: the rows, and the best valid one.
 
-
-def select_model(X, max_k, criterion, n_init, random_state, progress=None, choose=True):
-    """Every candidate up to ``max_k``: (rows, the best as a GaussianMixture, sample or None).
-
-    Above SELECT_MAX_SAMPLES points the candidates are fitted on a random sample
-    and the winner is then refitted on all the data.
+    Above SELECT_MAX_SAMPLES points the candidates are fitted on a random sample.
     """
     sample = None
     if len(X) > SELECT_MAX_SAMPLES:
         rng = np.random.RandomState(random_state)
         sample = np.sort(rng.choice(len(X), SELECT_MAX_SAMPLES, replace=False))
-    X_sweep = X if sample is None else X[sample]
-    with worker_pool(len(X_sweep) * max_k) as pool:
-        sweep = Sweep(X_sweep, max_k, random_state, n_init, progress, pool)
+    sweep = Sweep(X if sample is None else X[sample], max_k, random_state)
     rows = sweep.rows()
     valid = [row for row in rows if not row["rejected"]]
     if not valid:
@@ -1668,36 +1921,28 @@ def select_model(X, max_k, criterion, n_init, random_state, progress=None, choos
             "every candidate was degenerate; try --scale or a smaller --max-components"
         )
     best = min(valid, key=lambda row: row[criterion])
-    if not choose:
-        return rows, None, sample
-    k, cov = best["n_components"], best["covariance_type"]
-    model = sweep.model((k, cov), X, random_state)
-    if sample is None:  # the winner's row: its values after the final EM steps
-        log_density, posteriors = e_step(model, X)  # one pass, the summary's own formulas
-        best.update(criteria(float(log_density.sum()), posteriors.max(axis=1), k, cov, X.shape[1]))
-    return rows, model, sample
+    return Selection(rows, best, criterion, max_k, sweep, sample)
 
 
 class Sweep:
     """The best valid fit of every (k, covariance type) from many starts; see the section."""
 
-    def __init__(self, X, max_k, random_state, n_kmeans=1, progress=None, pool=None):
+    def __init__(self, X, max_k, random_state):
         from scipy.cluster.hierarchy import fcluster, linkage
         from sklearn.cluster import KMeans
 
         self.center = X.mean(axis=0)
         self.X = X = X - self.center  # EM is translation-equivariant; centring keeps precision
         self.noise = rounding_variance(X)
-        self.best, self.tried, self.rejected, self.known, self.pool = {}, {}, {}, {}, pool
+        self.best, self.tried, self.rejected = {}, {}, {}
         whitened = whiten(X)
         tree = linkage(whitened, method="ward")
         for k in range(1, max_k + 1):
-            if progress and k > 1:
-                progress(f"model selection: k = {k} of {max_k}")
+            if k > 1:
+                progress.info(f"model selection: k = {k} of {max_k}")
             starts = [fcluster(tree, k, criterion="maxclust") - 1]
             starts += [KMeans(k, n_init=1, random_state=random_state).fit(X).labels_]
-            for i in range(n_kmeans):
-                starts += [KMeans(k, n_init=1, random_state=random_state + i).fit(whitened).labels_]
+            starts += [KMeans(k, n_init=1, random_state=random_state).fit(whitened).labels_]
             starts += [split_largest(X, self.partition(k - 1, cov), k) for cov in self.found(k - 1)]
             self.run_all(k, starts)
         for k in range(max_k - 1, 0, -1):  # downwards: the next k's solutions, two clusters merged
@@ -1718,8 +1963,7 @@ class Sweep:
         self.run_types(k, [self.partition(k, cov) for cov in self.found(k)])
 
     def run_types(self, k, partitions):
-        """EM from every partition not tried before, for the four types (on both cores)."""
-        jobs = []
+        """EM from every partition not tried before, for the four types."""
         for cov in COVARIANCE_TYPES:
             tried = self.tried.setdefault((k, cov), set())
             new = {partition_key(p): p for p in partitions if len(np.unique(p)) == k}
@@ -1727,20 +1971,14 @@ class Sweep:
             tried.update(new)
             if new:
                 resp = np.stack([np.eye(k)[labels] for labels in new.values()])
-                jobs.append((cov, (self.X, resp, cov, self.known.setdefault((k, cov), {}))))
-        tasks = [task for _, task in jobs]
-        results = self.pool.map(em_each, tasks) if self.pool else map(em_each, tasks)
-        for (cov, _), fits in zip(jobs, results):
-            self.record(k, cov, fits)
+                self.record(k, cov, em_each(self.X, resp, cov))
 
     def record(self, k, cov, fits):
         """Keep the best valid fit of the candidate; remember where each start went."""
-        tried, known = self.tried[k, cov], self.known[k, cov]
+        tried = self.tried[k, cov]
         self.best.setdefault((k, cov), None)
         for fit in fits:
-            key = partition_key(fit["resp"].argmax(axis=1))
-            tried.add(key)  # where EM went: no start from there again
-            known[key] = max(known.get(key, -np.inf), fit["ll"])
+            tried.add(partition_key(fit["resp"].argmax(axis=1)))  # no start from there again
             current = self.best[k, cov]
             if current is None or fit["ll"] > current["ll"]:
                 covs = expand_covariances(fit["covs"], cov, k, self.X.shape[1])
@@ -1764,7 +2002,7 @@ class Sweep:
             rows.append(row)
         return rows
 
-    def model(self, key, X, random_state):
+    def mixture(self, key, X, random_state):
         """The candidate as a scikit-learn ``GaussianMixture``, EM continued on all of X."""
         from sklearn.mixture import GaussianMixture
 
@@ -1774,48 +2012,37 @@ class Sweep:
             covariance_type=cov,
             weights_init=fit["weights"] / fit["weights"].sum(),
             means_init=fit["means"] + self.center,
-            precisions_init=precisions_of(fit["covs"], cov),
+            precisions_init=1 / fit["covs"]
+            if cov in ("diag", "spherical")
+            else np.linalg.inv(fit["covs"]),
             tol=1e-6,
             init_params="random_from_data",
             max_iter=SELECT_MAX_ITER,
             random_state=random_state,
         )
-        return fitted(model, X)
+        return as_mixture(fitted(model, X))
 
 
-def em_each(task):
+def expand_covariances(covs, covariance_type, k, d):
+    """Full (k, d, d) matrices from covariances stored the way each type stores them."""
+    return {
+        "full": lambda: covs,
+        "tied": lambda: np.broadcast_to(covs, (k, d, d)),
+        "diag": lambda: covs[:, :, None] * np.eye(d),
+        "spherical": lambda: covs[:, None, None] * np.eye(d),
+    }[covariance_type]()
+
+
+def em_each(X, resp, cov):
     """``em`` for a batch of starts; one by one when a covariance turns singular."""
-    X, resp, cov, known = task
     try:
-        return em(X, resp, cov, known)
+        return em(X, resp, cov)
     except np.linalg.LinAlgError:
         fits = []
         for one in resp:
-            try:
-                fits += em(X, one[None], cov, known)
-            except np.linalg.LinAlgError:
-                pass
+            with contextlib.suppress(np.linalg.LinAlgError):
+                fits += em(X, one[None], cov)
         return fits
-
-
-@contextlib.contextmanager
-def worker_pool(work):
-    """Two worker processes for the sweep where that pays, forked (they start in
-    milliseconds, with the libraries loaded); none elsewhere.  Ctrl-C: they ignore
-    it, and the parent ends them."""
-    if work < PARALLEL_MIN_WORK or (os.cpu_count() or 1) < 2 or sys.platform != "linux":
-        yield None
-        return
-    import multiprocessing
-
-    pool = multiprocessing.get_context("fork").Pool(
-        2, signal.signal, (signal.SIGINT, signal.SIG_IGN)
-    )
-    try:
-        yield pool
-    finally:
-        pool.terminate()
-        pool.join()
 
 
 def whiten(X):
@@ -1851,27 +2078,23 @@ def merge_closest(resp):
     return np.unique(labels, return_inverse=True)[1]
 
 
-def em(X, resp, cov, known=None, tol=SELECT_TOL, max_iter=SELECT_MAX_ITER):
+def em(X, resp, cov, tol=SELECT_TOL, max_iter=SELECT_MAX_ITER):
     """EM from s starting responsibilities (s, n, k) at once; a start leaves when converged.
 
     Returns one dict per start: weights, means, covs, ll (mean log-likelihood of
-    those parameters) and resp (their posteriors).  A start stops early when it
-    reaches a point another start, or a fit in ``known`` ({partition: ll}), has
-    reached: from the same point EM follows the same path.
+    those parameters) and resp (their posteriors).
     """
-    XX = (X[:, :, None] * X[:, None, :]).reshape(len(X), -1)  # x x^T of each row
+    XX = (X[:, :, None] * X[:, None, :]).reshape(len(X), -1)  # x x' of each row
     out, active, previous = [None] * len(resp), np.arange(len(resp)), np.full(len(resp), -np.inf)
     for iteration in range(1, max_iter + 1):
-        weights, means, covs = m_step(X, XX, resp, cov)
-        log_joint = log_prob(X, XX, means, covs, cov) + np.log(weights)[:, None, :]
+        weights, means, covs = batched_m_step(X, XX, resp, cov)
+        log_joint = batched_log_prob(X, XX, means, covs, cov) + np.log(weights)[:, None, :]
         top = log_joint.max(axis=2, keepdims=True)
         resp = np.exp(log_joint - top)
         total = resp.sum(axis=2, keepdims=True)
         resp /= total
         ll = (np.log(total[..., 0]) + top[..., 0]).mean(axis=1)
         done = (np.abs(ll - previous) <= tol * np.abs(ll)) | (iteration == max_iter)
-        if iteration % 5 == 0:
-            done |= duplicates(resp, ll, done, known or {})
         for i in np.flatnonzero(done):
             fit = {"weights": weights[i], "means": means[i], "covs": covs[i], "resp": resp[i]}
             out[active[i]] = {**fit, "ll": float(ll[i])}
@@ -1880,19 +2103,8 @@ def em(X, resp, cov, known=None, tol=SELECT_TOL, max_iter=SELECT_MAX_ITER):
         active, resp, previous = active[~done], resp[~done], ll[~done]
 
 
-def duplicates(resp, ll, done, known):
-    """Starts at the point another has reached: the same partition, the same likelihood."""
-    seen, repeated = dict(known), np.zeros(len(ll), dtype=bool)
-    for i in np.argsort(-ll):  # the best of each group goes on
-        key = partition_key(resp[i].argmax(axis=1))
-        if key in seen and abs(seen[key] - ll[i]) <= 1e-8 * abs(ll[i]):
-            repeated[i] = not done[i]
-        seen.setdefault(key, ll[i])
-    return repeated
-
-
-def m_step(X, XX, resp, cov):
-    """Weights (s, k), means (s, k, d) and covariances from responsibilities (s, n, k)."""
+def batched_m_step(X, XX, resp, cov):
+    """``m_step`` for s starts: weights (s, k), means (s, k, d), covariances as stored."""
     n, d = X.shape
     s, _, k = resp.shape
     nk = resp.sum(axis=1) + 10 * np.finfo(float).eps
@@ -1913,7 +2125,7 @@ def m_step(X, XX, resp, cov):
     return nk / n, means, covs
 
 
-def log_prob(X, XX, means, covs, cov):
+def batched_log_prob(X, XX, means, covs, cov):
     """log N(x_i | mu_k, S_k) for s parameter sets at once: shape (s, n, k)."""
     n, d = X.shape
     s, k, _ = means.shape
@@ -1937,10 +2149,6 @@ def log_prob(X, XX, means, covs, cov):
     return -0.5 * (d * LOG_2PI + maha) - logdet[:, None, :]
 
 
-def precisions_of(covs, cov):
-    return 1 / covs if cov in ("diag", "spherical") else np.linalg.inv(covs)
-
-
 def rounding_variance(X):
     """Per-feature variance of rounding: q**2 / 12 for a feature recorded in steps of q.
 
@@ -1954,6 +2162,13 @@ def rounding_variance(X):
             steps = gaps / gaps.min()
             q[j] = gaps.min() if np.all(np.abs(steps - np.round(steps)) < 1e-3) else 0.0
     return q**2 / 12
+
+
+def degeneracy_of(mixture, X):
+    """Why a fitted mixture is degenerate (see ``degeneracy``), or None."""
+    return degeneracy(
+        mixture.weights, mixture.covariances, len(X), rounding_variance(X), mixture.covariance_type
+    )
 
 
 def degeneracy(weights, covariances, n_samples, noise_variance, covariance_type="full"):
@@ -1987,19 +2202,22 @@ def degeneracy(weights, covariances, n_samples, noise_variance, covariance_type=
     return None
 
 
-def nearest_component(model, X):
+def far_point_posteriors(mixture, X, posteriors):
     """Posteriors of points whose every density underflows: all on the nearest component.
 
     Far out along the direction u = x / s (s huge), the Mahalanobis distance to
     component k is s**2 u'P_k u - 2 s u'P_k mu_k + ...: the s**2 term decides,
     and where components tie on it (tied or equal covariances) the s term does.
     """
-    u = X / np.abs(X).max(axis=1, keepdims=True)
-    precisions = np.linalg.inv(full_covariances(model))
+    far = ~np.isfinite(posteriors).all(axis=1)
+    u = X[far] / np.abs(X[far]).max(axis=1, keepdims=True)
+    precisions = np.linalg.inv(mixture.covariances)
     quadratic = np.einsum("ni,kij,nj->kn", u, precisions, u)
-    linear = -np.einsum("ni,kij,kj->kn", u, precisions, model.means_)
+    linear = -np.einsum("ni,kij,kj->kn", u, precisions, mixture.means)
     ties = np.isclose(quadratic, quadratic.min(axis=0), rtol=1e-9)
-    return np.eye(model.n_components)[np.where(ties, linear, np.inf).argmin(axis=0)]
+    posteriors = posteriors.copy()
+    posteriors[far] = np.eye(len(mixture.weights))[np.where(ties, linear, np.inf).argmin(axis=0)]
+    return posteriors
 
 
 # ==========================================================================
@@ -2077,10 +2295,14 @@ def prepare_display(args):
                 "can use; unset it or set MPLBACKEND=Agg"
             ) from None
         raise UsageError(f"matplotlib cannot start ({exc}); use --no-plot") from None
-    args.backend = matplotlib.get_backend().lower()
-    args.can_show = not args.save and backend_can_show(args.backend)
-    args.figure_path = args.save or (None if args.can_show else DEFAULT_FIGURE)
-    if args.save and not args.save.lower().endswith(".gif"):
+    backend = matplotlib.get_backend().lower()
+    can_show = not args.save and backend_can_show(backend)
+    if args.save and args.save.lower().endswith(".gif"):
+        if not args.trace:
+            raise UsageError(
+                "--save: a .gif is the --trace animation; add --trace or save png, pdf or svg"
+            )
+    elif args.save:
         from matplotlib.backend_bases import FigureCanvasBase
 
         ext = os.path.splitext(args.save)[1].lstrip(".").lower()
@@ -2090,6 +2312,7 @@ def prepare_display(args):
                 f"--save {args.save}: matplotlib cannot write {ext or 'a file without extension'!r}"
                 f"; use one of {', '.join(sorted(supported))}"
             )
+    return Output(args.save or (None if can_show else DEFAULT_FIGURE), backend)
 
 
 def backend_can_show(backend):
@@ -2103,11 +2326,11 @@ def backend_can_show(backend):
     return backend in map(str.lower, windows) or "inline" in backend or "ipympl" in backend
 
 
-def check_outputs(args):
+def check_outputs(args, output):
     """Refuse an output that is the input, another output, or not a regular file."""
     outputs = [("--save", args.save), ("--sample-out", args.sample_out)]
-    if not args.no_plot and not args.save and not getattr(args, "can_show", False):
-        outputs.append(("the figure", DEFAULT_FIGURE))
+    if output.path is not None and not args.save:
+        outputs.append(("the figure", output.path))
     seen = []
     for option, path in [(option, path) for option, path in outputs if path]:
         problem = output_problem(path, args.csv, seen)
@@ -2187,6 +2410,9 @@ def write_atomically(path, write, text=True):
 
 
 # ==========================================================================
+
+
+# ==========================================================================
 # Machinery: reading the CSV files people bring
 # ==========================================================================
 # Why this exists: real files are not numpy's idea of a table.  R writes row
@@ -2206,7 +2432,6 @@ _TEXT_BITS = 0x7FF8_0000_0000_7E47  # a NaN of its own marks text cells: one com
 _TEXT = struct.unpack("<d", struct.pack("<Q", _TEXT_BITS))[0]
 _END = "\0end\0"  # fed to csv last: inside an open quote it ends up in the cell
 LOADTXT = {"quotechar": '"', "comments": None, "ndmin": 2}
-_NUMPY_FAILED = re.compile(r"could not convert string (.*) to float64 at row \d+, column (\d+)\.")
 
 
 def read_csv_table(path, delimiter=None, columns=None, label_column=None, encoding=None):
@@ -2417,7 +2642,9 @@ def _cell_reader(table, j, firsts):
         value = _cell_float(cell, comma_ok)
         if value is _TEXT:  # the very object: a text cell
             firsts.setdefault(j, cell)
-        elif comma_ok and "," in cell and not math.isnan(value):
+        elif math.isnan(value) and cell.strip().lower() in MISSING_CELLS:
+            table.missing.add(cell)  # replaced by nan before numpy reads the next batch
+        elif comma_ok and "," in cell:
             table.comma = True
         return value
 
@@ -2427,7 +2654,10 @@ def _cell_reader(table, j, firsts):
 def _fast_batch(text, pos, end, line, table):
     """The lines from ``pos`` to ``end`` through numpy's C parser, or None if it cannot.
 
-    Each failure teaches it a missing-value word, decimal commas or a column with text.
+    numpy alone reads the columns known to hold numbers; when a cell stops it, the
+    batch is read again with a forgiving converter on every column, which learns
+    what the file holds (missing-value words, decimal commas, columns with text)
+    so that the next batches go through numpy alone again.
     """
     d, n_cols, batch = table.delimiter, len(table.names), text[pos:end]
     n_lines, padded = batch.count("\n"), "\n" + batch  # each field between two separators
@@ -2437,51 +2667,29 @@ def _fast_batch(text, pos, end, line, table):
         padded = _replace_field(padded, cell, d, n_cols)
     if table.comma:
         padded = padded.replace(",", ".")
-    for _ in range(n_cols + 8):
+    for forgiving in (False, True):
         labels, firsts = [], {}  # kept if numpy reads the batch
         readers = {j: len for j in range(n_cols) if j not in table.wanted}  # skipped
         if table.label_j is not None:
             readers[table.label_j] = labels.append  # keeps the labels (numpy stores None as NaN)
-        readers.update({j: _cell_reader(table, j, firsts) for j in table.text_cols})
+        lenient = table.wanted if forgiving else table.text_cols
+        readers.update({j: _cell_reader(table, j, firsts) for j in lenient})
         rows = io.StringIO(padded)
         try:  # encoding=None: str, not bytes, before numpy 2
             X = np.loadtxt(rows, delimiter=d, converters=readers, encoding=None, **LOADTXT)
-        except ValueError as exc:
-            cell, j = _numpy_failure(exc)
-            if j not in table.wanted:
-                return None  # not a cell it could not convert
-            if cell.strip().lower() in MISSING_CELLS and cell not in table.missing:
-                table.missing.add(cell)
-                padded = _replace_field(padded, cell, d, n_cols)
-            elif d == ";" and "," in cell and not math.isnan(_cell_float(cell, True)):
-                table.comma = True
-                padded = padded.replace(",", ".")
-            else:
-                table.text_cols.add(j)
+        except ValueError:
+            if forgiving:
+                return None  # not a cell it could not convert: ragged rows, for the csv module
             continue
         if X.shape != (n_lines, n_cols):
             return None  # blank lines skipped, quoted line breaks, ragged rows: line numbers lost
+        table.text_cols |= set(firsts)
         table.first_text = {**firsts, **table.first_text}  # earlier batches win
         if table.comma and labels:  # the labels lost their commas with the numbers
             labels = [row[table.label_j] for row in csv.reader(io.StringIO(batch), delimiter=d)]
-        for j in list(table.text_cols):
-            if np.count_nonzero(X[:, j].view(np.int64) == _TEXT_BITS) < n_lines / 2:
-                table.text_cols.discard(j)  # mostly numbers: numpy alone first next time
         block = X if table.wanted == list(range(n_cols)) else X[:, table.wanted]  # no copy
         return block, labels, np.arange(line + 1, line + 1 + n_lines), end, line + n_lines
     return None
-
-
-def _numpy_failure(exc):
-    """(the cell, its column) numpy could not convert, or (None, None) for other failures."""
-    found = _NUMPY_FAILED.fullmatch(str(exc))
-    if not found:
-        return None, None
-    try:
-        cell = ast.literal_eval(found[1])  # numpy quotes it with repr()...
-    except (ValueError, SyntaxError):
-        cell = found[1]  # ...cut at 100 characters: text
-    return cell, int(found[2]) - 1
 
 
 def _replace_field(text, cell, d, n_cols):
@@ -2583,7 +2791,9 @@ def _assemble(table, X, labels, lines, columns, notes, source):
     skipped = [names[j] or ("(row names)" if j == 0 else f"(unnamed column {j + 1})") for j in rest]
     X = X if keep.all() else X[keep]
     dropped = int((~keep).sum())
-    return Dataset(X, [names[j] for j in used], source, y, class_names, dropped, skipped, notes)
+    return Dataset(
+        X, [names[j] for j in used], source, y, class_names, notes, dropped, skipped_columns=skipped
+    )
 
 
 if __name__ == "__main__":

@@ -200,7 +200,7 @@ def test_plot_clusters_draws_known_ellipses():
     view = gmm_clustering.View(
         X2=means.copy(),
         labels=np.array([0, 1, 2]),
-        confidence=np.array([1.0, 0.8, 0.6]),
+        largest=np.array([1.0, 0.8, 0.6]),
         means2=means,
         covs2=covs,
         weights=np.full(3, 1 / 3),
@@ -226,7 +226,7 @@ def test_plot_clusters_draws_known_ellipses():
 @pytest.mark.parametrize("degrees", [-60, 0, 45, 90, 120])
 @pytest.mark.parametrize("n_sigma", [1, 3])
 def test_ellipse_axes_of_rotated_covariance(degrees, n_sigma):
-    e = gmm_clustering.ellipse((1.0, 2.0), _rotated([9.0, 4.0], degrees), n_sigma)
+    e = gmm_clustering.ellipse((1.0, 2.0), _rotated([9.0, 4.0], degrees), n_sigma, "black")
     width, height, angle = e.width, e.height, e.angle
     assert tuple(e.center) == (1.0, 2.0)
     assert (width, height) == pytest.approx((2 * n_sigma * 3, 2 * n_sigma * 2))
@@ -276,7 +276,7 @@ def test_each_covariance_type_draws_its_ellipses(capsys, unrendered_figures, cov
 def test_full_covariances_expands_every_type(covariance_type):
     X, _ = make_blobs(n_samples=150, centers=3, n_features=3, random_state=0)
     gmm = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
-    covs = gmm_clustering.full_covariances(gmm)
+    covs = gmm_clustering.as_mixture(gmm).covariances
     assert covs.shape == (3, 3, 3)
     np.testing.assert_allclose(covs, expand_by_hand(gmm), rtol=1e-12)
     # a covariance matrix of each component: symmetric positive definite
@@ -292,7 +292,7 @@ def test_points_that_are_all_certain_are_not_faded():
         view = gmm_clustering.View(
             X2=np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0]]),
             labels=np.array([0, 0, 1, 1]),
-            confidence=np.array(confidence),
+            largest=np.array(confidence),
             means2=means,
             covs2=np.array([np.eye(2), np.eye(2)]),
             weights=np.array([0.5, 0.5]),
@@ -527,7 +527,7 @@ def small_figure(monkeypatch):
     def fake_build_figure(*args, **kwargs):
         fig = plt.figure(figsize=(2, 2))
         built.append(fig)
-        return fig
+        return fig, []
 
     monkeypatch.setattr(gmm_clustering, "build_figure", fake_build_figure)
     return built
@@ -597,12 +597,12 @@ def test_far_away_points_get_posteriors_not_nan(covariance_type):
     X, _ = make_blobs(n_samples=300, centers=3, random_state=1)
     gmm = GaussianMixture(3, covariance_type=covariance_type, random_state=5).fit(X)
     far = np.array([[1e200, 1e200], [-1e200, 3e199]])
-    _, posteriors = gmm_clustering.e_step(gmm, far)
+    _, posteriors = gmm_clustering.e_step(gmm_clustering.as_mixture(gmm), far)
     assert np.isfinite(posteriors).all()
     np.testing.assert_allclose(posteriors.sum(axis=1), 1)
     # ... the same component that takes points far out along the same direction, at
     # a distance where densities are still representable.
-    _, near = gmm_clustering.e_step(gmm, far / 1e197)
+    _, near = gmm_clustering.e_step(gmm_clustering.as_mixture(gmm), far / 1e197)
     np.testing.assert_array_equal(posteriors.argmax(axis=1), near.argmax(axis=1))
 
 

@@ -204,16 +204,6 @@ def test_many_nuls_are_binary(tmp_path):
     error(path, "binary")
 
 
-def test_numpy_still_names_the_cell_it_cannot_convert():
-    # The fast path learns from this message; if numpy rewords it, the csv module takes over.
-    with pytest.raises(ValueError) as caught:
-        np.loadtxt(io.StringIO("1,2\n3,'NA\n"), delimiter=",", quotechar='"', ndmin=2)
-    assert gmm_clustering._numpy_failure(caught.value) == ("'NA", 1)
-
-
-# ----- header (points 5 and 6) ----------------------------------------------------
-
-
 def test_duplicate_names_are_refused(tmp_path):
     path = write(tmp_path, "x,y,x,z,y\n1,2,3,4,5\n")
     message = error(path, "duplicate column names", "'x' (columns 1, 3)", "'y' (columns 2, 5)")

@@ -193,7 +193,7 @@ class RealRuns:
 
 
 # A run far longer than any delay below, on any machine: a sweep over 50 k and 20 starts
-LONG_RUN = ["--no-plot", "--select", "--max-components", "50", "--n-init", "20"]
+LONG_RUN = ["--no-plot", "--select", "--max-components", "50"]
 SIGINT_DELAYS = {"sigint-while-loading": None, "sigint-1.5s-at-work": 1.5}
 # Ctrl-C the moment the script starts to import numpy, while its libraries load.  (Before
 # the script runs, Python is still starting: what it does then is Python's own affair.)
