@@ -557,13 +557,13 @@ FLAG = {"action": "store_true"}
 
 def checked(convert, accept, requirement):
     """An argparse type: convert the text, then accept the value or say what is needed."""
-    kind = ("a whole number" if convert is int else "a number") + f" {requirement}"
+    kind = "a whole number" if convert is int else "a number"
 
     def parse(text):
         try:
             value = convert(text)
         except (ValueError, OverflowError):
-            raise argparse.ArgumentTypeError(f"{text!r} is not {kind}") from None
+            raise argparse.ArgumentTypeError(f"{text!r} is not {kind} ({requirement})") from None
         if not accept(value):
             raise argparse.ArgumentTypeError(f"{text!r} must be {requirement}")
         return value
@@ -679,7 +679,14 @@ def selection_table(rows, best, criterion, on_sample):
 BAYES_WEIGHT_FLOOR = 0.01  # a Bayesian component "counts" above this weight
 
 
-@option("--bayesian", FLAG, "Dirichlet-process mixture: k is an upper bound", MODEL, fits=True)
+@option(
+    "--bayesian",
+    FLAG,
+    "Dirichlet-process mixture: k is an upper bound",
+    MODEL,
+    fits=True,
+    excludes={"--trace": ONE_FIT},
+)
 def fit_bayesian(args, data):
     """--bayesian: a Dirichlet-process mixture; --n-components is only an upper bound.
 
