@@ -74,7 +74,6 @@ if __name__ == "__main__":  # Ctrl-C while the libraries load: a quiet exit, not
 
 import argparse
 import codecs
-import contextlib
 import csv
 import functools
 import io
@@ -226,20 +225,23 @@ def fit_gmm(args, data, random_state=None):
 
     It starts from a k-means partition (--init), then alternates E- and M-steps
     until the mean log-likelihood gains less than ``tol`` (1e-3) in an iteration.
+    It runs on the columns centred and scaled to sd 1 (``Units``), so that the
+    answer does not depend on the data's units; the mixture is mapped back.
     """
     from sklearn.mixture import GaussianMixture
 
+    units = Units.of(data.X, args.covariance_type)
     model = GaussianMixture(
         n_components=n_components_wanted(data, args),
         covariance_type=args.covariance_type,
         init_params=args.init,
         random_state=args.random_state if random_state is None else random_state,
     )
-    return as_mixture(fitted(model, data.X)), Found()
+    return as_mixture(fitted(model, units.z(data.X)), units), Found()
 
 
-def as_mixture(model):
-    """A fitted scikit-learn mixture as a ``Mixture`` (each type's covariances made full)."""
+def as_mixture(model, units):
+    """A scikit-learn mixture fitted on ``units.z(X)`` as a ``Mixture`` of X (covariances full)."""
     k, d = model.means_.shape
     covariances = {
         "full": lambda c: c,  # one (d, d) matrix per component
@@ -249,8 +251,8 @@ def as_mixture(model):
     }[model.covariance_type](model.covariances_)
     return Mixture(
         model.weights_,
-        model.means_,
-        np.array(covariances),
+        units.center + model.means_ * units.scale,
+        np.array(covariances) * np.outer(units.scale, units.scale),
         model.covariance_type,
         bool(model.converged_),
         int(model.n_iter_),
@@ -275,20 +277,24 @@ def e_step(mixture, X):
 
 
 def component_log_densities(mixture, X):
-    """log N(x | mu_j, S_j): one column per component (scipy.stats' Gaussian densities)."""
+    """log N(x | mu_j, S_j): one column per component (scipy.stats' Gaussian densities).
+
+    Computed on the mixture's own standardised columns z = (x - center) / scale,
+    where every covariance is well conditioned whatever the units; the density
+    of x is that of z divided by the product of the scales.
+    """
     from scipy.stats import multivariate_normal, norm
 
+    units = Units.of_mixture(mixture)
+    Z, means = units.z(X), units.z(mixture.means)
+    covariances = mixture.covariances / np.outer(units.scale, units.scale)
     if mixture.covariance_type in ("diag", "spherical"):  # independent features: 1-D densities
-        sds = np.sqrt(np.diagonal(mixture.covariances, axis1=1, axis2=2))
-        parts = zip(mixture.means, sds)
-        return np.column_stack([norm(mu, sd).logpdf(X).sum(axis=1) for mu, sd in parts])
-    parts = zip(mixture.means, mixture.covariances)
-    return np.column_stack(
-        [
-            np.atleast_1d(multivariate_normal(mu, S, allow_singular=True).logpdf(X))
-            for mu, S in parts
-        ]
-    )
+        sds = np.sqrt(np.diagonal(covariances, axis1=1, axis2=2))
+        log_n = [norm(mu, sd).logpdf(Z).sum(axis=1) for mu, sd in zip(means, sds)]
+    else:
+        parts = zip(means, covariances)
+        log_n = [np.atleast_1d(multivariate_normal(mu, S).logpdf(Z)) for mu, S in parts]
+    return np.column_stack(log_n) - units.log_scale
 
 
 def m_step(X, posteriors, covariance_type, reg_covar=1e-6):
@@ -545,10 +551,15 @@ def fit_model(args, data):
     mixture, found = fit(args, data)
     found.results = {"estimator": mixture.estimator, **found.results}
     if "degenerate" not in found.results:  # one maximum-likelihood candidate: checked
-        found.results["degenerate"] = reason = degeneracy_of(mixture, data.X)
+        units = Units.of(data.X, mixture.covariance_type)  # the units it was fitted in
+        covs = mixture.covariances / np.outer(units.scale, units.scale)
+        n_points = mixture.weights * len(data.X)
+        reason = spurious_component(n_points, covs, mixture.covariance_type, data.feature_names)
+        found.results["degenerate"] = reason
         if reason:
-            way_out = "; use fewer components or --select" + ("" if args.scale else ", or --scale")
-            found.warnings.append(f"the fit is degenerate: {reason}{way_out}")
+            found.warnings.append(
+                f"the fit is spurious: {reason}; use fewer components or --select"
+            )
     return mixture, found
 
 
@@ -665,13 +676,14 @@ def selection_table(rows, best, criterion, on_sample):
         f"Model selection by {name} (lower is better) over {len(rows)} candidates{on_sample}:",
         f"  {'covariance':<10} {'k':>3} {'BIC':>12} {'AIC':>12} {'ICL':>12}",
     ]
-    valid = sorted((r for r in rows if not r["rejected"]), key=lambda r: r[criterion])
-    for r in valid[:5]:
+    usable = sorted((r for r in rows if not r["set_aside"]), key=lambda r: r[criterion])
+    for r in usable[:5]:
         numbers = "".join(f" {r[c]:>12.3f}" for c in ("bic", "aic", "icl"))
         lines.append(f"  {r['covariance_type']:<10} {r['n_components']:>3}{numbers}")
-    rejected = [f"{r['covariance_type']} k={r['n_components']}" for r in rows if r["rejected"]]
-    if rejected:
-        lines.append("  rejected as degenerate: " + ", ".join(rejected))
+    aside = [r for r in rows if r["set_aside"]]
+    if aside:
+        listed = ", ".join(f"{r['covariance_type']} k={r['n_components']}" for r in aside)
+        lines.append(f"  set aside as spurious: {listed} (first: {aside[0]['reason']})")
     lines.append(f"Selected: {best['covariance_type']} with {best['n_components']} components")
     return lines
 
@@ -704,7 +716,8 @@ def fit_bayesian(args, data):
         n_init=args.n_init,
         random_state=args.random_state,
     )
-    mixture = as_mixture(fitted(model, data.X))
+    units = Units.of(data.X, args.covariance_type)
+    mixture = as_mixture(fitted(model, units.z(data.X)), units)
     used, k = int((mixture.weights > BAYES_WEIGHT_FLOOR).sum()), len(mixture.weights)
     above = f"have weight above {BAYES_WEIGHT_FLOOR:.0%}"
     return mixture, Found(
@@ -736,7 +749,8 @@ def fit_traced(args, data):
     if args.n_init > 1:
         _, found = fit_starts(args, data)  # trace the best of the starts
         seed = max(found.results["starts"], key=lambda s: s["log_likelihood"])["random_state"]
-    X = data.X
+    units = Units.of(data.X, args.covariance_type)
+    Z, shift = units.z(data.X), units.log_scale  # mean log-likelihood of x: that of z - shift
     model = GaussianMixture(
         n_components_wanted(data, args),
         covariance_type=args.covariance_type,
@@ -745,18 +759,18 @@ def fit_traced(args, data):
         warm_start=True,
         random_state=seed,
     )
-    fitted(model, X)  # max_iter=0: scikit-learn's start, and no EM step yet
-    frames = [(0, as_mixture(model))]
+    fitted(model, Z)  # max_iter=0: scikit-learn's start, and no EM step yet
+    frames = [(0, as_mixture(model, units))]
     model.set_params(max_iter=1)  # from now on, each fit is one EM iteration
     trace = []
     for iteration in range(1, TRACE_MAX_ITER + 1):
-        fitted(model, X)  # one E-step and one M-step
-        trace.append(float(model.lower_bound_))  # the log-likelihood before this M-step
-        frames.append((iteration, as_mixture(model)))
+        fitted(model, Z)  # one E-step and one M-step
+        trace.append(float(model.lower_bound_) - shift)  # the log-likelihood before this M-step
+        frames.append((iteration, as_mixture(model, units)))
         if len(trace) > 1 and abs(trace[-1] - trace[-2]) < model.tol:
             break
-    trace.append(float(model.score(X)))  # ... and of the final parameters
-    mixture = as_mixture(model)
+    trace.append(float(model.score(Z)) - shift)  # ... and of the final parameters
+    mixture = as_mixture(model, units)
     mixture.n_iter, mixture.converged = iteration, iteration < TRACE_MAX_ITER
     start, end = f"{trace[0]:.5f} at the start", f"{trace[-1]:.5f} at the end"
     found.results["trace"] = trace
@@ -839,14 +853,14 @@ def sweep_beside(run):
     lines = []
     degenerate = run.results("degenerate")
     if sweep.sample is None and mine is not None:
-        if not degenerate and (mine["rejected"] or mine["log_likelihood"] < m["log_likelihood"]):
+        if not degenerate and (mine["set_aside"] or mine["log_likelihood"] < m["log_likelihood"]):
             mine.update({v: m[v] for v in ("bic", "aic", "icl", "log_likelihood")})
-            mine.update(rejected=False, reason=None)
+            mine["set_aside"] = False
         elif mine[c] is not None and mine[c] < m[c] - 1:
             better = f"{name} {mine[c]:.3f} (this fit {m[c]:.3f})"
             lines.append(f"Note: the sweep found a better optimum of this same model: {better}")
     star = m[c] if sweep.sample is None else (mine and mine[c])
-    best = min((r for r in rows if not r["rejected"]), key=lambda r: r[c])
+    best = min((r for r in rows if not r["set_aside"]), key=lambda r: r[c])
     if best is not mine and star is not None:
         shape = f"{best['covariance_type']} with {best['n_components']} components"
         scores = f"{name} {best[c]:.3f}; this model {star:.3f}"
@@ -1200,14 +1214,15 @@ def check_fittable(data, args):
             "makes every covariance singular: leave it out with --columns"
         )
     sd = spread * (X / spread).std(axis=0)  # without squaring tiny or huge numbers
-    extreme = ((sd < 1e-2) | (np.abs(X).max(axis=0) > 1e150)) & (not args.scale)
-    if extreme.any():
+    extreme = (sd < 1e-150) | (np.abs(X).max(axis=0) > 1e150)  # a variance beyond float64
+    if extreme.any() and not args.scale:
         j = int(np.argmax(extreme))
         raise UsageError(
-            f"{data.source}: column {names[j]!r} has sd {sd[j]:.3g}, a scale on which "
-            "EM's regularisation (1e-6) or floating point fails; add --scale"
+            f"{data.source}: column {names[j]!r} has sd {sd[j]:.3g}: its variance is beyond "
+            "what floating point holds; add --scale"
         )
-    dependent = collinear_column(X) if own_matrix else None
+    plain_own_matrix = args.covariance_type in ("full", "tied") and not args.select
+    dependent = collinear_column(X) if plain_own_matrix else None
     if dependent is not None:
         raise UsageError(
             f"{data.source}: column {names[dependent]!r} is a linear combination of "
@@ -1388,10 +1403,25 @@ def plot_uncertainty(ax, view):
 
 def plot_criterion(ax, view, rows, criterion, star, star_label):
     """BIC (or AIC, ICL) against k, one line per covariance type; the model marked."""
-    for cov in COVARIANCE_TYPES:  # a rejected candidate is NaN: a gap in its curve
+    marked = False
+    for cov in COVARIANCE_TYPES:  # a candidate set aside is a gap in its curve, and an x
         mine = [row for row in rows if row["covariance_type"] == cov]
         values = [math.nan if row[criterion] is None else row[criterion] for row in mine]
-        ax.plot([row["n_components"] for row in mine], values, marker="o", label=cov)
+        line = ax.plot([row["n_components"] for row in mine], values, marker="o", label=cov)[0]
+        aside = [row for row in mine if row[f"set_aside_{criterion}"] is not None]
+        if aside:
+            k = [row["n_components"] for row in aside]
+            label = None if marked else "set aside (spurious)"
+            ax.plot(
+                k,
+                [row[f"set_aside_{criterion}"] for row in aside],
+                "x",
+                ms=9,
+                mew=2,
+                color=line.get_color(),
+                label=label,
+            )
+            marked = True
     if star is not None:
         k = view.run.metrics["n_components"]
         ax.plot(k, star, label=star_label, zorder=5, **STAR)
@@ -1824,26 +1854,30 @@ def finite(value):
 # ==========================================================================
 # Why this exists: EM finds a local optimum, and which one depends on the
 # start.  A BIC curve drawn from unlucky starts is jagged where the truth is
-# smooth, and BIC then picks the wrong model.  So every (k, covariance type)
-# candidate is run to convergence from many starts, and the best valid one is
-# kept: scikit-learn's own start (k-means on the raw data, same seed), a Ward
-# hierarchical cut and k-means on whitened data (close to R's mclust), the
-# previous k's best solutions with one cluster split, the next k's with two
-# merged, and the best partition of each other covariance type at the same k.
-# EM here is the lesson's E- and M-steps written for many starts at once
-# (``em``): scikit-learn's estimator costs about 5 ms a call, and a sweep
-# makes hundreds.
+# smooth, and BIC then picks the wrong model.  R's mclust starts every
+# candidate from one model-based hierarchical clustering; this sweep starts
+# from the same kind of tree (``hierarchical_starts``), then hands each
+# candidate's best partition to its neighbours: the other covariance types at
+# the same k, one cluster split for k + 1, two merged for k - 1.  A handed-on
+# start that is still behind its candidate's best after PRUNE_AT iterations
+# stops there.  Each candidate keeps its best fit that is not spurious.
+#
+# EM here is the lesson's E- and M-steps for many fits at once (``Fits``), on
+# standardised columns: scikit-learn's estimator costs milliseconds a call,
+# and a sweep makes hundreds of fits.  The winner is handed to scikit-learn's
+# GaussianMixture, which continues EM on all the data.
 
-REG_COVAR = 1e-6  # scikit-learn's default, added to every variance
 SELECT_TOL = 1e-5  # relative change of the log-likelihood that ends EM (mclust's rule)
 SELECT_MAX_ITER = 1000
 SELECT_MAX_SAMPLES = 4_000  # candidates are fitted on a random sample above this
+HC_MAX_SAMPLES = 2_000  # the hierarchical start is made on a random sample above this (mclust's)
+PRUNE_AT = 5  # iterations after which a handed-on start behind its candidate's best stops
 LOG_2PI = math.log(2 * math.pi)
 
 
 @dataclass
 class Selection:
-    """Every candidate's row, the best valid one, and how the sweep ran."""
+    """Every candidate's row, the best one that is not set aside, and how the sweep ran."""
 
     rows: list[dict]
     best: dict
@@ -1871,7 +1905,7 @@ class Selection:
         return mixture
 
     def found(self, star, best=None):
-        """The JSON keys, the edge note and the criterion panel (``star``: this model)."""
+        """The JSON keys, the notes and the criterion panel (``star``: this model's value)."""
         best, c = best or self.best, self.criterion
         at_edge = self.max_k > 1 and best["n_components"] == self.max_k
         best_key = {
@@ -1892,6 +1926,17 @@ class Selection:
             found.lines.append(
                 f"Note: the best k is the largest tried ({self.max_k}); try a larger --max-components"
             )
+        better = [
+            r
+            for r in self.rows
+            if r["set_aside_" + c] is not None and r["set_aside_" + c] < best[c]
+        ]
+        if better:
+            r = min(better, key=lambda r: r["set_aside_" + c])
+            found.lines.append(
+                f"Note: a spurious fit had a better {c.upper()} and was set aside: "
+                f"{r['covariance_type']} k={r['n_components']} ({r['reason']})"
+            )
         label = "selected" if best is self.best and star == best[c] else "this model"
         draw = functools.partial(
             plot_criterion, rows=self.rows, criterion=c, star=star, star_label=label
@@ -1904,15 +1949,15 @@ def sweep_candidates(args, data):
     """Fit every candidate up to --max-components (capped at what the rows hold)."""
     n = len(data.X)
     max_k = min(args.max_components, max(1, n // 2))
-    selection = select(data.X, max_k, args.criterion, args.random_state)
+    selection = select(data.X, max_k, args.criterion, args.random_state, data.feature_names)
     if max_k < args.max_components:
         hold = f"{n} rows hold at most {max_k} components of two points"
         selection.notes.append(f"--max-components capped at {max_k}: {hold}")
     return selection
 
 
-def select(X, max_k, criterion="bic", random_state=0):
-    """Every (k, covariance type) for k up to ``max_k``: the rows, and the best valid one.
+def select(X, max_k, criterion="bic", random_state=0, names=None):
+    """Every (k, covariance type) for k up to ``max_k``: the rows, and the best usable one.
 
     Above SELECT_MAX_SAMPLES points the candidates are fitted on a random sample.
     """
@@ -1920,142 +1965,384 @@ def select(X, max_k, criterion="bic", random_state=0):
     if len(X) > SELECT_MAX_SAMPLES:
         rng = np.random.RandomState(random_state)
         sample = np.sort(rng.choice(len(X), SELECT_MAX_SAMPLES, replace=False))
-    sweep = Sweep(X if sample is None else X[sample], max_k, random_state)
+    names = names or [f"column {j + 1}" for j in range(X.shape[1])]
+    sweep = Sweep(X if sample is None else X[sample], max_k, random_state, names)
     rows = sweep.rows()
-    valid = [row for row in rows if not row["rejected"]]
-    if not valid:
-        raise UsageError(
-            "every candidate was degenerate; try --scale or a smaller --max-components"
-        )
-    best = min(valid, key=lambda row: row[criterion])
+    usable = [row for row in rows if not row["set_aside"]]
+    if not usable:
+        raise UsageError("every candidate was spurious; use --scale or a smaller --max-components")
+    best = min(usable, key=lambda row: row[criterion])
     return Selection(rows, best, criterion, max_k, sweep, sample)
 
 
 class Sweep:
-    """The best valid fit of every (k, covariance type) from many starts; see the section."""
+    """Every (k, covariance type) candidate from many starts, fitted together; see the section."""
 
-    def __init__(self, X, max_k, random_state):
-        from scipy.cluster.hierarchy import fcluster, linkage
-        from sklearn.cluster import KMeans
+    def __init__(self, X, max_k, random_state, names):
+        self.units = Units.of(X)
+        self.Z, self.max_k, self.names = self.units.z(X), max_k, names
+        self.best, self.spurious, self.tried, self.waiting, self.queue = {}, {}, {}, {}, []
+        n = len(X)
+        sizes = sorted({min(max_k, 3 * math.ceil(k / 3)) for k in range(1, max_k + 1)})
+        self.sizes = sizes if n >= 200 else [max_k]  # small data: one padded batch is faster
+        self.batches = {(f, K): Fits(self, f, K) for f in ("full", "diag") for K in self.sizes}
+        starts = hierarchical_starts(self.Z, max_k, random_state)
+        for k, cov in itertools.product(range(1, max_k + 1), COVARIANCE_TYPES):
+            self.offer(k, cov, starts[:, k - 1], handed_on=False)
+        self.run()
 
-        self.center = X.mean(axis=0)
-        self.X = X = X - self.center  # EM is translation-equivariant; centring keeps precision
-        self.noise = rounding_variance(X)
-        self.best, self.tried, self.rejected = {}, {}, {}
-        whitened = whiten(X)
-        tree = linkage(whitened, method="ward")
-        for k in range(1, max_k + 1):
-            if k > 1:
-                progress.info(f"model selection: k = {k} of {max_k}")
-            starts = [fcluster(tree, k, criterion="maxclust") - 1]
-            starts += [KMeans(k, n_init=1, random_state=random_state).fit(X).labels_]
-            starts += [KMeans(k, n_init=1, random_state=random_state).fit(whitened).labels_]
-            starts += [split_largest(X, self.partition(k - 1, cov), k) for cov in self.found(k - 1)]
-            self.run_all(k, starts)
-        for k in range(max_k - 1, 0, -1):  # downwards: the next k's solutions, two clusters merged
-            self.run_all(
-                k, [merge_closest(self.best[k + 1, cov]["resp"]) for cov in self.found(k + 1)]
-            )
+    def offer(self, k, cov, labels, handed_on=True):
+        """Queue EM from a partition not tried before (handed-on: once the candidate has a fit)."""
+        tried = self.tried.setdefault((k, cov), set())
+        key = partition_key(labels)
+        if len(np.unique(labels)) != k or key in tried:
+            return
+        tried.add(key)
+        start = ({"k": k, "cov": cov, "age": 0, "handed_on": handed_on}, np.eye(k)[labels])
+        waits = handed_on and (k, cov) not in self.best and (k, cov) not in self.spurious
+        (self.waiting.setdefault((k, cov), []) if waits else self.queue).append(start)
 
-    def found(self, k):
-        """The covariance types with a valid fit at k."""
-        return [cov for cov in COVARIANCE_TYPES if self.best.get((k, cov))]
+    def run(self):
+        started, shown = time.perf_counter(), 0.0
+        while self.queue or self.waiting or any(b.fits for b in self.batches.values()):
+            if not self.queue and not any(b.fits for b in self.batches.values()):
+                self.queue = [start for starts in self.waiting.values() for start in starts]
+                self.waiting = {}
+            for fit, posteriors in self.queue:
+                family = "full" if fit["cov"] in ("full", "tied") else "diag"
+                size = next(K for K in self.sizes if K >= fit["k"])
+                self.batches[family, size].add(fit, posteriors)
+            self.queue = []
+            for batch in self.batches.values():
+                if batch.fits:
+                    batch.iterate()
+            if time.perf_counter() - started > shown + 1:  # a long sweep says how far it is
+                shown += 1
+                done = len(self.best.keys() | self.spurious.keys())
+                progress.info(f"model selection: {done} of {self.max_k * 4} candidates fitted")
 
-    def partition(self, k, cov):
-        return self.best[k, cov]["resp"].argmax(axis=1)
-
-    def run_all(self, k, starts):
-        self.run_types(k, starts)
-        # Each covariance type's best partition is a start for the others.
-        self.run_types(k, [self.partition(k, cov) for cov in self.found(k)])
-
-    def run_types(self, k, partitions):
-        """EM from every partition not tried before, for the four types."""
-        for cov in COVARIANCE_TYPES:
-            tried = self.tried.setdefault((k, cov), set())
-            new = {partition_key(p): p for p in partitions if len(np.unique(p)) == k}
-            new = {key: p for key, p in new.items() if key not in tried}
-            tried.update(new)
-            if new:
-                resp = np.stack([np.eye(k)[labels] for labels in new.values()])
-                self.record(k, cov, em_each(self.X, resp, cov))
-
-    def record(self, k, cov, fits):
-        """Keep the best valid fit of the candidate; remember where each start went."""
-        tried = self.tried[k, cov]
-        self.best.setdefault((k, cov), None)
-        for fit in fits:
-            tried.add(partition_key(fit["resp"].argmax(axis=1)))  # no start from there again
-            current = self.best[k, cov]
-            if current is None or fit["ll"] > current["ll"]:
-                covs = expand_covariances(fit["covs"], cov, k, self.X.shape[1])
-                reason = degeneracy(fit["weights"], covs, len(self.X), self.noise, cov)
-                if reason is None:
-                    self.best[k, cov] = fit
-                else:
-                    self.rejected.setdefault((k, cov), reason)
+    def record(self, fit):
+        """Keep a finished fit if it is its candidate's best; hand its partition on."""
+        k, cov = fit["k"], fit["cov"]
+        table = self.spurious if fit["reason"] else self.best
+        if (k, cov) in table and table[k, cov]["ll"] >= fit["ll"]:
+            return
+        table[k, cov] = fit
+        self.queue += self.waiting.pop((k, cov), [])
+        if fit["reason"]:
+            return
+        labels = fit["posteriors"].argmax(axis=1)
+        for other in COVARIANCE_TYPES:
+            self.offer(k, other, labels)
+        if k < self.max_k:
+            self.offer(k + 1, cov, split_largest(self.Z, labels, k + 1))
+        if k > 1:
+            self.offer(k - 1, cov, merge_closest(fit["posteriors"]))
 
     def rows(self):
-        """One row per candidate: its criteria, or why it was rejected."""
-        (n, d), max_k, rows = self.X.shape, max(k for k, _ in self.tried), []
-        for cov, k in itertools.product(COVARIANCE_TYPES, range(1, max_k + 1)):
-            fit = self.best.get((k, cov))
-            why = None if fit else self.rejected.get((k, cov), "a covariance became singular")
+        """One row per candidate: its criteria in the data's units, or why it was set aside."""
+        rows = []
+        for cov, k in itertools.product(COVARIANCE_TYPES, range(1, self.max_k + 1)):
+            fit, spurious = self.best.get((k, cov)), self.spurious.get((k, cov))
             row = {"covariance_type": cov, "n_components": k}  # the keys in a fixed order:
             row.update(dict.fromkeys(("bic", "aic", "icl", "log_likelihood")))
-            row.update(rejected=fit is None, reason=why)
+            row.update(set_aside=fit is None, reason=None)
+            row.update(dict.fromkeys(("set_aside_bic", "set_aside_aic", "set_aside_icl")))
             if fit:
-                row.update(criteria(fit["ll"] * n, fit["resp"].max(axis=1), k, cov, d))
+                row.update(self.criteria(fit))
+            if spurious and (fit is None or spurious["ll"] > fit["ll"]):
+                values = self.criteria(spurious)
+                row.update({f"set_aside_{c}": values[c] for c in ("bic", "aic", "icl")})
+                row["reason"] = spurious["reason"]
+            elif fit is None:
+                row["reason"] = "every start ended with a covariance that is not positive definite"
             rows.append(row)
         return rows
 
+    def criteria(self, fit):
+        ll = fit["ll"] - len(self.Z) * self.units.log_scale  # in the data's own units
+        largest = fit["posteriors"].max(axis=1)
+        return criteria(ll, largest, fit["k"], fit["cov"], self.Z.shape[1])
+
     def mixture(self, key, X, random_state):
-        """The candidate as a scikit-learn ``GaussianMixture``, EM continued on all of X."""
+        """The candidate as scikit-learn's ``GaussianMixture``, EM continued on all of X."""
         from sklearn.mixture import GaussianMixture
 
         (k, cov), fit = key, self.best[key]
+        units = self.units if cov != "spherical" else self.units.shared()
+        covs = fit["covs"] * self.units.ratio if cov == "spherical" else fit["covs"]
+        stored = {"full": covs, "tied": covs[0], "diag": covs, "spherical": covs[:, 0]}[cov]
         model = GaussianMixture(
             k,
             covariance_type=cov,
             weights_init=fit["weights"] / fit["weights"].sum(),
-            means_init=fit["means"] + self.center,
-            precisions_init=1 / fit["covs"]
-            if cov in ("diag", "spherical")
-            else np.linalg.inv(fit["covs"]),
+            means_init=fit["means"] * self.units.scale / units.scale,
+            precisions_init=1 / stored if cov in ("diag", "spherical") else np.linalg.inv(stored),
             tol=1e-6,
-            init_params="random_from_data",
             max_iter=SELECT_MAX_ITER,
             random_state=random_state,
         )
-        return as_mixture(fitted(model, X))
+        return as_mixture(fitted(model, units.z(X)), units)
 
 
-def expand_covariances(covs, covariance_type, k, d):
-    """Full (k, d, d) matrices from covariances stored the way each type stores them."""
-    return {
-        "full": lambda: covs,
-        "tied": lambda: np.broadcast_to(covs, (k, d, d)),
-        "diag": lambda: covs[:, :, None] * np.eye(d),
-        "spherical": lambda: covs[:, None, None] * np.eye(d),
-    }[covariance_type]()
+class Fits:
+    """Fits of one family (full and tied, or diag and spherical), padded to K components.
+
+    One ``iterate`` is an M-step and an E-step for all of them at once: the
+    lesson's ``m_step`` and ``e_step``, batched.  The full family keeps each
+    point's x x' (upper triangle) so that scatter matrices and Mahalanobis
+    distances are matrix products.
+    """
+
+    def __init__(self, sweep, family, K):
+        self.sweep, self.family, self.K = sweep, family, K
+        Z = sweep.Z
+        self.upper = np.triu_indices(Z.shape[1])
+        self.twice = np.where(self.upper[0] == self.upper[1], 1.0, 2.0)  # off-diagonal pairs
+        self.ZZ = Z[:, self.upper[0]] * Z[:, self.upper[1]] if family == "full" else Z * Z
+        self.fits, self.posteriors = [], np.zeros((0, len(Z), K))
+        self.previous, self.age = np.zeros(0), np.zeros(0, dtype=int)
+        self.k, self.shared, self.handed_on = (
+            np.zeros(0, dtype=int),
+            np.zeros(0, bool),
+            np.zeros(0, bool),
+        )
+
+    def add(self, fit, posteriors):
+        padded = np.zeros((1, len(posteriors), self.K))
+        padded[0, :, : fit["k"]] = posteriors
+        self.fits.append(fit)
+        self.posteriors = np.concatenate([self.posteriors, padded])
+        self.previous, self.age = np.append(self.previous, -np.inf), np.append(self.age, 0)
+        self.k = np.append(self.k, fit["k"])
+        self.shared = np.append(self.shared, fit["cov"] in ("tied", "spherical"))
+        self.handed_on = np.append(self.handed_on, fit["handed_on"])
+
+    def iterate(self):
+        Z, R, ratio = self.sweep.Z, self.posteriors, self.sweep.units.ratio
+        (s, n, K), d = R.shape, Z.shape[1]
+        active, shared = np.arange(K) < self.k[:, None], self.shared
+        nk = R.sum(axis=1)  # M-step: weights, means, covariances
+        safe = np.where(active, np.maximum(nk, 1e-300), 1.0)
+        RT = R.transpose(0, 2, 1)
+        means = RT @ Z / safe[..., None]
+        second = RT @ self.ZZ / safe[..., None]
+        if self.family == "full":
+            covs = np.empty((s, K, d, d))
+            covs[..., self.upper[0], self.upper[1]] = second
+            covs[..., self.upper[1], self.upper[0]] = second
+            covs -= means[..., :, None] * means[..., None, :]
+            if shared.any():  # tied: the components' scatter pooled
+                pooled = (covs[shared] * nk[shared][..., None, None]).sum(axis=1) / n
+                covs[shared] = pooled[:, None]
+            covs += REG_COVAR * np.eye(d)
+            covs[~active] = np.eye(d)
+            try:
+                L = np.linalg.cholesky(covs)  # E-step: log N(z | mean, covariance)
+            except np.linalg.LinAlgError:  # rounding made a covariance indefinite: drop that fit
+                self.keep(np.linalg.eigvalsh(covs)[..., 0].min(axis=1) > 0)
+                return
+            narrowest = (np.diagonal(L, axis1=-2, axis2=-1) ** 2).min(axis=-1)  # >= the smallest
+            # eigenvalue: below COLLAPSED x reg_covar here, the component has surely collapsed
+            Linv = np.linalg.inv(L)
+            P = Linv.swapaxes(-1, -2) @ Linv
+            Pmu = (P @ means[..., None])[..., 0]
+            linear = (P[..., self.upper[0], self.upper[1]] * self.twice).reshape(s * K, -1)
+            maha = self.ZZ @ linear.T - 2 * Z @ Pmu.reshape(s * K, d).T
+            quad = (Pmu * means).sum(axis=-1)
+            logdet = 2 * np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(axis=-1)
+        else:
+            covs = second - means**2
+            if shared.any():  # spherical: one variance in the data's common unit
+                common = (covs[shared] * ratio).mean(axis=-1, keepdims=True)
+                covs[shared] = common / ratio
+            covs += REG_COVAR * np.where(shared[:, None, None], 1 / ratio, 1.0)
+            covs[~active] = 1.0
+            narrowest = np.where(shared[:, None, None], covs * ratio, covs).min(axis=-1)
+            precision = 1 / covs
+            maha = self.ZZ @ precision.reshape(s * K, d).T
+            maha -= 2 * Z @ (means * precision).reshape(s * K, d).T
+            quad = (means**2 * precision).sum(axis=-1)
+            logdet = np.log(covs).sum(axis=-1)
+        log_joint = maha.reshape(n, s, K).transpose(1, 0, 2)
+        log_joint += (quad + logdet)[:, None, :]
+        log_joint *= -0.5
+        log_weights = np.log(np.where(active, nk / n, 1.0)) - np.where(active, 0.0, np.inf)
+        log_joint += (log_weights - 0.5 * d * LOG_2PI)[:, None, :]
+        top = log_joint.max(axis=2, keepdims=True)  # log-sum-exp, in place
+        np.exp(log_joint - top, out=log_joint)
+        total = log_joint.sum(axis=2, keepdims=True)
+        log_joint /= total
+        self.posteriors = log_joint
+        ll = (np.log(total[..., 0]) + top[..., 0]).sum(axis=1)
+        self.finish(ll, nk, means, covs, active, narrowest)
+
+    def finish(self, ll, nk, means, covs, active, narrowest):
+        """Record the fits that converged; stop those that collapsed or fell behind."""
+        sweep, fits = self.sweep, self.fits
+        self.age += 1
+        done = np.abs(ll - self.previous) <= SELECT_TOL * (1 + np.abs(ll))
+        done |= self.age >= SELECT_MAX_ITER
+        # A collapsed component stays collapsed (no other point can reach it): stop there.
+        done |= np.where(active, narrowest, np.inf).min(axis=1) < COLLAPSED * REG_COVAR
+        behind = np.zeros(len(fits), bool)
+        for i in np.flatnonzero(self.handed_on & (self.age == PRUNE_AT) & ~done):
+            best = sweep.best.get((fits[i]["k"], fits[i]["cov"]))
+            behind[i] = best is not None and ll[i] < best["ll"]
+        for i in np.flatnonzero(done):
+            f, k = fits[i], fits[i]["k"]
+            f["age"] = int(self.age[i])
+            fit = {**f, "weights": nk[i, :k] / len(sweep.Z), "means": means[i, :k]}
+            fit.update(covs=covs[i, :k], posteriors=self.posteriors[i, :, :k], ll=float(ll[i]))
+            if self.family == "full":
+                full = covs[i, :k]
+            else:
+                scale = sweep.units.ratio if f["cov"] == "spherical" else 1.0
+                full = (covs[i, :k] * scale)[:, :, None] * np.eye(covs.shape[-1])
+            fit["reason"] = spurious_component(nk[i, :k], full, f["cov"], sweep.names)
+            sweep.record(fit)
+        self.previous = ll
+        self.keep(~(done | behind))
+
+    def keep(self, kept):
+        self.fits = [f for f, k in zip(self.fits, kept) if k]
+        self.posteriors, self.previous, self.age = (
+            self.posteriors[kept],
+            self.previous[kept],
+            self.age[kept],
+        )
+        self.k, self.shared, self.handed_on = self.k[kept], self.shared[kept], self.handed_on[kept]
 
 
-def em_each(X, resp, cov):
-    """``em`` for a batch of starts; one by one when a covariance turns singular."""
-    try:
-        return em(X, resp, cov)
-    except np.linalg.LinAlgError:
-        fits = []
-        for one in resp:
-            with contextlib.suppress(np.linalg.LinAlgError):
-                fits += em(X, one[None], cov)
-        return fits
+COLLAPSED = 10  # a variance under 10 x reg_covar is the regulariser's, not the data's
 
 
-def whiten(X):
-    """Principal components scaled to unit variance (what mclust starts from)."""
-    U, s, _ = np.linalg.svd(X - X.mean(axis=0), full_matrices=False)
-    return U[:, s > 1e-12 * s[0]] * math.sqrt(len(X))
+def spurious_component(n_points, covariances, covariance_type, names):
+    """Why a fit is spurious (a component named, and what it lacks), or None.
+
+    Two things make a component model its own few points rather than a
+    population, and its likelihood (so its BIC) look excellent for no reason:
+    - fewer points than the parameters it owns need: a full covariance needs
+      d + 1 points, a diagonal or spherical variance 2; a tied component owns
+      no covariance of its own;
+    - a collapse onto repeated values: in some direction its points share one
+      value, and the variance there is the regulariser's (less than COLLAPSED
+      x reg_covar, in units of the column's spread).  Rounded data make such
+      values common; points merely close together (a narrow but real spread)
+      are not this.
+    ``covariances`` are full matrices in standardised units.
+    """
+    d = covariances.shape[-1]
+    need = {"full": d + 1, "tied": 0, "diag": 2, "spherical": 2}[covariance_type]
+    j = int(np.argmin(n_points))
+    if round(float(n_points[j])) < need:
+        return (
+            f"component {j} holds {n_points[j]:.1f} points; a {covariance_type} covariance "
+            f"in {d} dimensions needs {need}"
+        )
+    variances, directions = np.linalg.eigh(covariances)
+    j = int(np.argmin(variances[:, 0]))
+    if variances[j, 0] >= COLLAPSED * REG_COVAR:
+        return None
+    u = np.abs(directions[j, :, 0])
+    top = np.argsort(u)[::-1]
+    along = names[top[0]] if u[top[0]] > 0.9 or d == 1 else f"a combination of {names[top[0]]}"
+    if along.startswith("a combination"):
+        along += f" and {names[top[1]]}"
+    return f"component {j} collapsed onto repeated values (no spread in {along})"
+
+
+def hierarchical_starts(Z, max_k, random_state):
+    """Partitions for k = 1 .. max_k (column k - 1), from one model-based hierarchical tree.
+
+    Above HC_MAX_SAMPLES points the tree is grown on a random sample and every
+    other point joins the nearest of its clusters.
+    """
+    if len(Z) <= HC_MAX_SAMPLES:
+        return model_based_tree(svd_transform(Z), max_k)
+    sample = np.random.RandomState(random_state).choice(len(Z), HC_MAX_SAMPLES, replace=False)
+    cut = model_based_tree(svd_transform(Z[sample]), max_k)
+    starts = np.empty((len(Z), max_k), dtype=int)
+    for k in range(1, max_k + 1):
+        centres = np.array([Z[sample][cut[:, k - 1] == j].mean(axis=0) for j in range(k)])
+        starts[:, k - 1] = (-2 * Z @ centres.T + (centres**2).sum(axis=1)).argmin(axis=1)
+    return starts
+
+
+def svd_transform(Z):
+    """mclust's data for its tree: standardised, rotated onto the principal axes, each
+    divided by the square root of its singular value."""
+    Z = (Z - Z.mean(axis=0)) / Z.std(axis=0, ddof=1)
+    _, s, Vt = np.linalg.svd(Z, full_matrices=False)
+    keep = s > s[0] * 1e-12
+    return Z @ Vt[keep].T / np.sqrt(s[keep])
+
+
+def model_based_tree(Z, max_k, beta=1.0):
+    """Agglomerative clustering that merges, at each step, the two clusters whose union
+    costs the least in a regularised Gaussian classification likelihood (unconstrained
+    covariances): Fraley's algorithm, the criterion of mclust's ``hcVVV``.
+
+    A cluster of l points with scatter W costs l log(|W / l| + beta (tr W + alpha) / l)
+    once l > d, and l log(beta (tr W + alpha) / l) before; alpha is the mean
+    variance of the data.  Returns partitions for k = 1 .. max_k.
+    """
+    n, d = Z.shape
+    alpha = max(((Z - Z.mean(axis=0)) ** 2).sum() / (n * d), np.finfo(float).eps)
+    size, mean, W, trace = np.ones(n), Z.copy(), np.zeros((n, d, d)), np.zeros(n)
+
+    def cost(l, W, trace):
+        base = np.log(beta * (trace + alpha) / l)
+        big = l > d
+        if big.any():
+            sign, logdet = np.linalg.slogdet(W[big] / l[big, None, None])
+            usable = (sign > 0) & (trace[big] > 0)
+            base[big] = np.where(
+                usable, np.logaddexp(np.where(usable, logdet, 0), base[big]), base[big]
+            )
+        return l * base
+
+    def merged(a, js):
+        l = size[a] + size[js]
+        gap = mean[js] - mean[a]
+        shift = (size[a] * size[js] / l)[:, None, None] * gap[:, :, None] * gap[:, None, :]
+        return l, W[a] + W[js] + shift, trace[a] + trace[js] + np.trace(shift, axis1=1, axis2=2)
+
+    own = cost(size, W, trace)
+    D = np.full((n, n), np.inf)  # the cost of merging each pair
+    for a in range(n - 1):
+        js = np.arange(a + 1, n)
+        D[a, js] = D[js, a] = cost(*merged(a, js)) - own[a] - own[js]
+    partner = D.argmin(axis=1)
+    best = D[np.arange(n), partner]
+    labels, alive = np.arange(n), np.ones(n, dtype=bool)
+    cuts = np.zeros((n, max_k), dtype=int)
+    for clusters in range(n, 0, -1):
+        if clusters <= max_k:
+            cuts[:, clusters - 1] = np.unique(labels, return_inverse=True)[1]
+        if clusters == 1:
+            break
+        a = int(np.argmin(best))
+        b = int(partner[a])
+        a, b = min(a, b), max(a, b)
+        l, Wab, tab = merged(a, np.array([b]))
+        mean[a] = (size[a] * mean[a] + size[b] * mean[b]) / l[0]
+        size[a], W[a], trace[a] = l[0], Wab[0], tab[0]
+        own[a] = cost(size[a : a + 1], W[a : a + 1], trace[a : a + 1])[0]
+        alive[b], D[b], D[:, b], best[b] = False, np.inf, np.inf, np.inf
+        labels[labels == b] = a
+        js = np.flatnonzero(alive)
+        js = js[js != a]
+        if not len(js):
+            continue
+        D[a, js] = D[js, a] = costs = cost(*merged(a, js)) - own[a] - own[js]
+        partner[a], best[a] = js[costs.argmin()], costs.min()
+        stale = js[(partner[js] == a) | (partner[js] == b)]
+        partner[stale] = D[stale].argmin(axis=1)
+        best[stale] = D[stale, partner[stale]]
+        closer = (costs < best[js]) & (partner[js] != a)
+        partner[js[closer]], best[js[closer]] = a, costs[closer]
+    return cuts
 
 
 def partition_key(labels):
@@ -2064,149 +2351,25 @@ def partition_key(labels):
     return np.argsort(np.argsort(first))[inverse].astype(np.int16).tobytes()
 
 
-def split_largest(X, labels, k):
+def split_largest(Z, labels, k):
     """k clusters from k - 1: the cluster with the largest scatter cut along its main axis."""
-    scatter = [((X[labels == j] - X[labels == j].mean(axis=0)) ** 2).sum() for j in range(k - 1)]
+    scatter = [((Z[labels == j] - Z[labels == j].mean(axis=0)) ** 2).sum() for j in range(k - 1)]
     members = np.flatnonzero(labels == int(np.argmax(scatter)))
-    Z = X[members] - X[members].mean(axis=0)
-    axis = np.linalg.svd(Z, full_matrices=False)[2][0]
+    centred = Z[members] - Z[members].mean(axis=0)
+    axis = np.linalg.svd(centred, full_matrices=False)[2][0]
     labels = labels.copy()
-    labels[members[Z @ axis > 0]] = k - 1
+    labels[members[centred @ axis > 0]] = k - 1
     return labels
 
 
-def merge_closest(resp):
+def merge_closest(posteriors):
     """k - 1 clusters from k: the two components that share the most posterior mass merged."""
-    overlap = resp.T @ resp
+    overlap = posteriors.T @ posteriors
     np.fill_diagonal(overlap, -1)
     a, b = np.unravel_index(overlap.argmax(), overlap.shape)
-    labels = resp.argmax(axis=1)
+    labels = posteriors.argmax(axis=1)
     labels[labels == b] = a
     return np.unique(labels, return_inverse=True)[1]
-
-
-def em(X, resp, cov, tol=SELECT_TOL, max_iter=SELECT_MAX_ITER):
-    """EM from s starting responsibilities (s, n, k) at once; a start leaves when converged.
-
-    Returns one dict per start: weights, means, covs, ll (mean log-likelihood of
-    those parameters) and resp (their posteriors).
-    """
-    XX = (X[:, :, None] * X[:, None, :]).reshape(len(X), -1)  # x x' of each row
-    out, active, previous = [None] * len(resp), np.arange(len(resp)), np.full(len(resp), -np.inf)
-    for iteration in range(1, max_iter + 1):
-        weights, means, covs = batched_m_step(X, XX, resp, cov)
-        log_joint = batched_log_prob(X, XX, means, covs, cov) + np.log(weights)[:, None, :]
-        top = log_joint.max(axis=2, keepdims=True)
-        resp = np.exp(log_joint - top)
-        total = resp.sum(axis=2, keepdims=True)
-        resp /= total
-        ll = (np.log(total[..., 0]) + top[..., 0]).mean(axis=1)
-        done = (np.abs(ll - previous) <= tol * np.abs(ll)) | (iteration == max_iter)
-        for i in np.flatnonzero(done):
-            fit = {"weights": weights[i], "means": means[i], "covs": covs[i], "resp": resp[i]}
-            out[active[i]] = {**fit, "ll": float(ll[i])}
-        if done.all():
-            return out
-        active, resp, previous = active[~done], resp[~done], ll[~done]
-
-
-def batched_m_step(X, XX, resp, cov):
-    """``m_step`` for s starts: weights (s, k), means (s, k, d), covariances as stored."""
-    n, d = X.shape
-    s, _, k = resp.shape
-    nk = resp.sum(axis=1) + 10 * np.finfo(float).eps
-    respT = resp.transpose(0, 2, 1)
-    means = respT @ X / nk[..., None]
-    if cov in ("full", "tied"):
-        second = (respT.reshape(s * k, n) @ XX).reshape(s, k, d, d)
-        scatter = second - nk[..., None, None] * means[..., :, None] * means[..., None, :]
-        if cov == "full":
-            covs = scatter / nk[..., None, None]
-        else:
-            covs = scatter.sum(axis=1) / nk.sum(axis=1)[:, None, None]
-        covs = covs + REG_COVAR * np.eye(d)
-    else:
-        covs = respT @ (X * X) / nk[..., None] - means**2 + REG_COVAR
-        if cov == "spherical":
-            covs = covs.mean(axis=-1)
-    return nk / n, means, covs
-
-
-def batched_log_prob(X, XX, means, covs, cov):
-    """log N(x_i | mu_k, S_k) for s parameter sets at once: shape (s, n, k)."""
-    n, d = X.shape
-    s, k, _ = means.shape
-    if cov in ("full", "tied"):
-        L = np.linalg.cholesky(covs)  # LinAlgError when a covariance is singular
-        Linv = np.linalg.inv(L)
-        P = Linv.swapaxes(-1, -2) @ Linv  # the precision matrices
-        logdet = np.log(np.diagonal(L, axis1=-2, axis2=-1)).sum(axis=-1)
-        if cov == "tied":
-            P = np.broadcast_to(P[:, None], (s, k, d, d))
-            logdet = np.broadcast_to(logdet[:, None], (s, k))
-        Pmu = (P @ means[..., None])[..., 0]
-        maha = XX @ P.reshape(s * k, d * d).T - 2 * X @ Pmu.reshape(s * k, d).T
-        maha = maha.reshape(n, s, k).transpose(1, 0, 2) + (Pmu * means).sum(axis=-1)[:, None, :]
-    else:  # one variance per feature (spherical: the same for every feature)
-        variances = np.broadcast_to(covs.reshape(s, k, -1), (s, k, d))
-        prec = 1 / variances
-        maha = (X * X) @ prec.swapaxes(1, 2) - 2 * X @ (means * prec).swapaxes(1, 2)
-        maha += (means**2 * prec).sum(axis=-1)[:, None, :]
-        logdet = 0.5 * np.log(variances).sum(axis=-1)
-    return -0.5 * (d * LOG_2PI + maha) - logdet[:, None, :]
-
-
-def rounding_variance(X):
-    """Per-feature variance of rounding: q**2 / 12 for a feature recorded in steps of q.
-
-    q is the smallest gap between distinct values when every gap is a whole
-    number of such steps; for continuous data there is no step (0).
-    """
-    q = np.zeros(X.shape[1])
-    for j in range(X.shape[1]):
-        gaps = np.diff(np.unique(X[:, j]))
-        if gaps.size:  # rounded data: every gap is a whole number of steps
-            steps = gaps / gaps.min()
-            q[j] = gaps.min() if np.all(np.abs(steps - np.round(steps)) < 1e-3) else 0.0
-    return q**2 / 12
-
-
-def degeneracy_of(mixture, X):
-    """Why a fitted mixture is degenerate (see ``degeneracy``), or None."""
-    return degeneracy(
-        mixture.weights, mixture.covariances, len(X), rounding_variance(X), mixture.covariance_type
-    )
-
-
-def degeneracy(weights, covariances, n_samples, noise_variance, covariance_type="full"):
-    """Why a fitted mixture is degenerate, or None.
-
-    - a component with fewer than d + 1 points (what a full covariance of its
-      own needs; 3 at most for diagonal ones) models those points, not a population;
-    - a component narrower in some direction than the data's rounding (or the
-      regulariser: a variance within ten times reg_covar is the regulariser's)
-      sits on repeated values: its likelihood, and so its BIC, look excellent
-      for no real reason.
-    """
-    noise_variance = np.maximum(noise_variance, 10 * REG_COVAR)
-    d = covariances.shape[-1]
-    # Tiny clusters make spurious BIC optima; diagonal ones need no (d + 1) in wide data.
-    need = d + 1 if covariance_type in ("full", "tied") else min(d + 1, 3)
-    sizes = np.asarray(weights) * n_samples
-    if sizes.min() < need - 1e-6:
-        j = int(sizes.argmin())
-        return f"component {j} holds {sizes[j]:.1f} points (< {need})"
-    # Generalised eigenvalues of (covariance, noise): below 1, some direction is narrower.
-    scale = 1 / np.sqrt(np.maximum(noise_variance, np.finfo(float).tiny))
-    if covariance_type in ("diag", "spherical"):  # diagonal: the eigenvalues are the diagonal
-        ratios = (np.diagonal(covariances, axis1=1, axis2=2) * scale**2).min(axis=-1)
-    else:
-        ratios = np.linalg.eigvalsh(covariances * scale[:, None] * scale[None, :]).min(axis=-1)
-    if ratios.min() < 1:
-        return (
-            f"component {int(ratios.argmin())} is narrower than the data's rounding (or reg_covar)"
-        )
-    return None
 
 
 def far_point_posteriors(mixture, X, posteriors):
@@ -2225,6 +2388,63 @@ def far_point_posteriors(mixture, X, posteriors):
     posteriors = posteriors.copy()
     posteriors[far] = np.eye(len(mixture.weights))[np.where(ties, linear, np.inf).argmin(axis=0)]
     return posteriors
+
+
+# ==========================================================================
+# Machinery: fits that do not depend on units
+# ==========================================================================
+# Why this exists: a Gaussian mixture's maximum-likelihood fit is equivariant:
+# a column in millimetres instead of kilometres, or offset by 1e9, moves the
+# means and covariances with it and shifts the log-likelihood by the log of the
+# Jacobian, and nothing else.  EM in floating point is not: scikit-learn adds
+# reg_covar (1e-6) to every variance, k-means starts see raw distances, and a
+# column of 1e9 + x loses its digits in x x'.  So EM runs on columns centred and
+# scaled to sd 1, and the mixture is mapped back: reg_covar is then relative to
+# each column's spread.  A spherical fit has one scale for every column (any
+# other would make its circles ellipses).
+
+REG_COVAR = 1e-6  # scikit-learn's default, added to every variance (in standardised units)
+
+
+@dataclass
+class Units:
+    """The units EM works in: z = (x - center) / scale, column by column."""
+
+    center: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def of(cls, X, covariance_type="full"):
+        """Each column's mean and sd (spherical: one shared sd), without squaring huge values."""
+        power = 2.0 ** np.floor(np.log2(np.abs(X).max(axis=0) + 1e-300))  # exact in binary
+        scaled = X / power
+        sd = scaled.std(axis=0) * power
+        units = cls(scaled.mean(axis=0) * power, np.where(sd > 0, sd, 1.0))
+        return units.shared() if covariance_type == "spherical" else units
+
+    @classmethod
+    def of_mixture(cls, mixture):
+        """The mixture's own mean and sd per column."""
+        center = mixture.weights @ mixture.means
+        spread = np.diagonal(mixture.covariances, axis1=1, axis2=2) + (mixture.means - center) ** 2
+        sd = np.sqrt(mixture.weights @ spread)
+        return cls(center, np.where(sd > 0, sd, 1.0))
+
+    def shared(self):
+        """One scale for every column: the root mean square of the columns' own."""
+        common = math.sqrt(float(np.mean(self.scale**2)))
+        return Units(self.center, np.full(len(self.scale), common))
+
+    def z(self, X):
+        return (X - self.center) / self.scale
+
+    @property
+    def ratio(self):  # each column's variance over the shared one
+        return self.scale**2 / np.mean(self.scale**2)
+
+    @property
+    def log_scale(self):  # log |det| of the map x -> z, with the sign that ll(x) = ll(z) - n * this
+        return float(np.log(self.scale).sum())
 
 
 # ==========================================================================
