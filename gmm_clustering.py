@@ -74,6 +74,7 @@ if __name__ == "__main__":  # Ctrl-C while the libraries load: a quiet exit, not
 
 import argparse
 import codecs
+import contextlib
 import csv
 import functools
 import io
@@ -121,19 +122,24 @@ class UsageError(Exception):
 
 def lesson(args: argparse.Namespace, output: Output) -> Run:
     """Make or read the data, fit a mixture with EM, measure it, draw it."""
-    # 1. The points (and their true classes, when known): 500 blobs by default.
-    data = load_data(args)
+    if args.model:  # a saved mixture: steps 1 to 4 batch by batch ("Your results back")
+        run = apply_saved_model(args, output)
+    else:
+        # 1. The points (and their true classes, when known): 500 blobs by default.
+        data = load_data(args)
 
-    # 2. EM: scikit-learn's GaussianMixture (fit_gmm below), unless an option fits another way.
-    mixture, fitting = fit_model(args, data)
+        # 2. EM: scikit-learn's GaussianMixture (fit_gmm below), unless an option fits otherwise.
+        mixture, fitting = fit_model(args, data)
 
-    # 3. One more E-step on the fitted mixture: each point's posteriors and log-density.
-    log_density, posteriors = e_step(mixture, data.X)
-    labels = posteriors.argmax(axis=1)  # the hard clusters: each point's likeliest component
+        # 3. One more E-step on the fitted mixture: each point's posteriors and log-density.
+        log_density, posteriors = e_step(mixture, data.X)
+        labels = posteriors.argmax(axis=1)  # the hard clusters: each point's likeliest component
 
-    # 4. How good is the fit: log-likelihood, silhouette, BIC, AIC, ICL, ARI.
-    run = Run(args, output, data, mixture, log_density, posteriors, labels, found=[fitting])
-    run.metrics = measure(run)
+        # 4. How good is the fit: log-likelihood, silhouette, BIC, AIC, ICL, ARI.
+        classes = None if data.y is None else np.array(data.class_names)[data.y]
+        tally = Tally(len(mixture.weights)).add(log_density, posteriors, classes)
+        run = Run(args, output, data, mixture, log_density, posteriors, labels, [fitting], tally)
+        run.metrics = measure(run)
 
     # 5. Whatever else was asked for: each option's step, in the order of the options.
     for step in steps_wanted(args):
@@ -157,8 +163,11 @@ class Dataset:
     notes: list[str] = field(default_factory=list)  # one line each: how it was read
     dropped_rows: int = 0
     skipped_columns: list[str] = field(default_factory=list)
-    scaler: object = None  # under --scale: the scaler that standardised the columns
+    scaler: Units | None = None  # under --scale: how the columns were standardised
     same_units: bool = False  # whether all columns share one unit (then circles look round)
+    kept: np.ndarray | None = None  # which of the file's data rows X holds (None: all of them)
+    row_ids: list[str] | None = None  # each data row's name in the file (R's), if it has them
+    n_rows: int = 0  # a saved model's input: the data rows read
 
 
 @dataclass
@@ -199,7 +208,9 @@ class Run:
     posteriors: np.ndarray  # (n, k) p_ij
     labels: np.ndarray  # (n,) each point's likeliest component
     found: list[Found] = field(default_factory=list)
+    tally: Tally | None = None  # every point's part in the metrics (a saved model: all rows)
     metrics: dict = field(default_factory=dict)
+    every_log_density: np.ndarray | None = None  # a saved model: every row's, not the sample's
 
     def marks(self, name):
         return next((f.marks[name] for f in self.found if name in f.marks), None)
@@ -321,39 +332,38 @@ def m_step(X, posteriors, covariance_type, reg_covar=1e-6):
 
 
 def measure(run):
-    """The numbers the summary prints about the fitted mixture."""
-    mixture, data, labels = run.mixture, run.data, run.labels
-    (n, d), k = data.X.shape, len(mixture.weights)
-    largest = run.posteriors.max(axis=1)  # each point's largest posterior
-    score, sample_size = silhouette(data.X, labels, run.args.random_state)
+    """The numbers the summary prints about the fitted mixture (every point's, from its tally)."""
+    mixture, t = run.mixture, run.tally
+    k, d = mixture.means.shape
+    score, sample_size = silhouette(run.data.X, run.labels, run.args.random_state, t.n)
     metrics = {
-        "n_samples": n,
+        "n_samples": t.n,
         "n_features": d,
         "n_components": k,
         "covariance_type": mixture.covariance_type,
         "converged": mixture.converged,
         "n_iter": mixture.n_iter,
-        **criteria(float(run.log_density.sum()), largest, k, mixture.covariance_type, d),
+        **criteria(t.log_density, t.log_largest, t.n, k, mixture.covariance_type, d),
         "silhouette": score,
         "silhouette_sample_size": sample_size,
-        "uncertain": int((largest < UNCERTAIN_BELOW).sum()),
+        "uncertain": t.uncertain,
         "uncertain_threshold": UNCERTAIN_BELOW,
-        "cluster_sizes": np.bincount(labels, minlength=k).tolist(),
+        "cluster_sizes": t.sizes.tolist(),
         "weights": mixture.weights.tolist(),
         "means": mixture.means.tolist(),
         "covariances": mixture.covariances.tolist() if d <= 100 else None,  # bounds the JSON
     }
-    if mixture.estimator == "BayesianGaussianMixture":  # a prior, not maximum likelihood:
+    if mixture.estimator != "GaussianMixture":  # a prior, or no fit to these data at all:
         metrics.update(bic=None, aic=None, icl=None)  # BIC's parameter count does not apply
-    if data.y is not None:
-        from sklearn.metrics import adjusted_rand_score
-
-        metrics["ari"] = float(adjusted_rand_score(data.y, labels))
-        metrics.update(confusion_table(labels, data.y, k, data.class_names))
+    if t.by_class:
+        names = sorted(t.by_class)
+        table = np.column_stack([t.by_class[name] for name in names])  # clusters x classes
+        metrics["ari"] = adjusted_rand_index(table)
+        metrics.update(confusion_table(table, names))
     return metrics
 
 
-def silhouette(X, labels, random_state):
+def silhouette(X, labels, random_state, n_total=None):
     """Silhouette score (on a random sample above SILHOUETTE_MAX_SAMPLES), sample size."""
     from sklearn import config_context
     from sklearn.metrics import silhouette_score
@@ -362,22 +372,26 @@ def silhouette(X, labels, random_state):
     if n_labels < 2 or n_labels >= len(X):
         return None, None  # undefined for one cluster, or one point per cluster
     size = SILHOUETTE_MAX_SAMPLES if len(X) > SILHOUETTE_MAX_SAMPLES else None
-    with config_context(working_memory=64):  # bounds the pairwise-distance chunks (MiB)
-        score = silhouette_score(X, labels, sample_size=size, random_state=random_state)
+    if size is None and (n_total or 0) > len(X):  # X is already a sample of a larger input
+        size = len(X)
+    with config_context(working_memory=16):  # bounds the pairwise-distance chunks (MiB)
+        drawn = size if size is not None and size < len(X) else None
+        score = silhouette_score(X, labels, sample_size=drawn, random_state=random_state)
     return float(score), size
 
 
-def criteria(total_log_likelihood, largest_posteriors, n_components, covariance_type, n_features):
+def criteria(log_l, log_largest, n, k, covariance_type, d):
     """Mean log-likelihood, BIC, AIC and ICL, in scikit-learn's sign (lower is better).
 
-    p counts the free parameters: k - 1 weights, k * d mean coordinates, and the
-    covariances' own entries (a symmetric d x d matrix has d (d + 1) / 2).
+    ``log_l`` is the total log-likelihood, ``log_largest`` the sum over the points
+    of the log of their largest posterior.  p counts the free parameters: k - 1
+    weights, k * d mean coordinates, and the covariances' own entries (a
+    symmetric d x d matrix has d (d + 1) / 2).
     """
-    n, log_l, k, d = len(largest_posteriors), total_log_likelihood, n_components, n_features
     covariance = {"full": k * d * (d + 1) / 2, "tied": d * (d + 1) / 2, "diag": k * d}
     p = int(covariance.get(covariance_type, k) + k * d + k - 1)  # spherical: k variances
     bic = -2 * log_l + p * math.log(n)
-    icl = bic - 2 * float(np.log(np.maximum(largest_posteriors, 1e-300)).sum())
+    icl = bic - 2 * log_largest
     return {"log_likelihood": log_l / n, "bic": bic, "aic": -2 * log_l + 2 * p, "icl": icl}
 
 
@@ -887,22 +901,29 @@ def show_parameters(run):
     return Found(lines=lines)
 
 
-def confusion_table(labels, y, n_components, class_names):
-    """Clusters against classes, the clusters put in the order of the class each matches.
-
-    The matching is the one that maximises the agreement (Hungarian algorithm),
-    so the diagonal counts the points on which clusters and classes agree.
-    """
-    n_classes = int(y.max()) + 1
-    table = np.zeros((n_components, n_classes), dtype=int)
-    np.add.at(table, (labels, y), 1)
+def confusion_table(table, class_names):
+    """Clusters (rows of ``table``) against classes, the clusters in the order of the class
+    each matches: the matching that maximises the agreement (Hungarian algorithm), so
+    the diagonal counts the points on which clusters and classes agree."""
     rows, cols = matching(table)
-    order = list(rows[np.argsort(cols)]) + [c for c in range(n_components) if c not in rows]
+    k = len(table)
+    order = list(rows[np.argsort(cols)]) + [c for c in range(k) if c not in rows]
     return {
         "confusion": table[order].tolist(),
         "confusion_clusters": [int(c) for c in order],
-        "class_names": list(class_names or [str(c) for c in range(n_classes)]),
+        "class_names": list(class_names),
     }
+
+
+def adjusted_rand_index(table):
+    """The adjusted Rand index of two partitions from their table of counts (Hubert and
+    Arabie): pairs of points together in both, against what chance gives."""
+    pairs = lambda counts: float((counts * (counts - 1) / 2).sum())
+    n = int(table.sum())
+    both, rows, cols = pairs(table), pairs(table.sum(axis=1)), pairs(table.sum(axis=0))
+    chance = rows * cols / pairs(np.array([n])) if n > 1 else 0.0
+    most = (rows + cols) / 2
+    return 1.0 if most == chance else (both - chance) / (most - chance)
 
 
 def matching(table):
@@ -933,7 +954,7 @@ def show_predictions(run):
     """--predict: the cluster and posteriors of new points given in the data's units."""
     P = np.array(run.args.predict, dtype=float)
     if run.data.scaler is not None:
-        P = run.data.scaler.transform(P)
+        P = run.data.scaler.z(P)
     _, posteriors = e_step(run.mixture, P)
     found = Found(results={"predictions": []}, marks={"predictions": P})
     for point, row in zip(run.args.predict, posteriors):
@@ -956,9 +977,9 @@ def show_kmeans(run):
     result = {"silhouette": silhouette(X, km.labels_, seed)[0], "inertia": float(km.inertia_)}
     lines = [f"KMeans Silhouette Score: {number_text(result['silhouette'])}"]
     if y is not None:
-        from sklearn.metrics import adjusted_rand_score
-
-        result["ari"] = float(adjusted_rand_score(y, km.labels_))
+        table = np.zeros((len(km.cluster_centers_), y.max() + 1))
+        np.add.at(table, (km.labels_, y), 1)
+        result["ari"] = adjusted_rand_index(table)
         lines.append(f"KMeans Adjusted Rand Index: {result['ari']:.5f}")
     lines.append(f"KMeans Inertia: {result['inertia']:.3f}")
     draw = functools.partial(plot_kmeans, km_labels=km.labels_, centers=km.cluster_centers_)
@@ -976,13 +997,15 @@ def show_kmeans(run):
 def show_anomalies(run):
     """--anomalies PCT: the PCT percent of points with the lowest fitted density."""
     percent = run.args.anomalies or REPORT_ANOMALY_PERCENT
-    mask, threshold = find_anomalies(run.log_density, percent)
+    every = run.every_log_density  # a saved model's input: every row, beyond the sample drawn
+    mask, threshold = find_anomalies(run.log_density if every is None else every, percent)
+    count = int(mask.sum())
+    if every is not None:  # the drawn sample's points at or below the threshold
+        mask = run.log_density <= (-np.inf if threshold is None else threshold)
     below = f"log-density threshold {number_text(threshold, 4)}"
     return Found(
-        results={
-            "anomalies": {"count": int(mask.sum()), "threshold": threshold, "percent": percent}
-        },
-        lines=[f"Anomalies: {int(mask.sum())} points ({percent:g}% lowest density), {below}"],
+        results={"anomalies": {"count": count, "threshold": threshold, "percent": percent}},
+        lines=[f"Anomalies: {count} points ({percent:g}% lowest density), {below}"],
         marks={"anomalies": run.data.X[mask]},
         panels=[Panel(plot_density, plane=True)],
     )
@@ -1010,7 +1033,7 @@ def show_samples(run):
     X_new, component = draw_samples(run.mixture, n, run.args.random_state)
     if path:
         scaler = run.data.scaler  # the file is in the data's own units
-        X_out = scaler.inverse_transform(X_new) if scaler is not None else X_new
+        X_out = scaler.center + X_new * scaler.scale if scaler is not None else X_new
         write_atomically(path, lambda f: write_samples(f, X_out, component, run.data.feature_names))
         path = os.path.abspath(path)
     written = f", written to {path}" if path else ""
@@ -1055,6 +1078,400 @@ def write_samples(handle, X_new, component, feature_names):
     writer.writerow([*feature_names, "component"])
     for row, comp in zip(X_new, component):
         writer.writerow([*(repr(float(v)) for v in row), int(comp)])
+
+
+# ==========================================================================
+# Your results back: each row's cluster, the model saved, and applied again
+# ==========================================================================
+# Why this exists: a clustering is only useful if its answer can be joined
+# back to the table it came from, and applied to next month's file.  R's
+# mclust gives $classification, $z, $uncertainty and predict(); scikit-learn
+# predict, predict_proba, score_samples and the fitted estimator.  Here:
+# --assignments writes one line per data row of the input (in its order, the
+# dropped rows with empty cells), --save-model the mixture as plain JSON in the
+# data's own units, and --model applies such a file to new data, reading it
+# batch by batch so that a file of any length fits in memory.
+
+MODEL_FORMAT, MODEL_VERSION = "gmm_clustering mixture", 1
+
+
+@option("--assignments", PATH, "write each row's cluster and posteriors to a CSV", SHOW)
+def show_assignments(run):
+    """--assignments PATH: every data row of the input, in its order, with its cluster."""
+    data, path = run.data, run.args.assignments
+    if run.results("assignments") is not None:  # a saved model wrote them as it read the file
+        return Found()
+    anomalies = run.results("anomalies")
+    threshold = None if anomalies is None else anomalies["threshold"]
+    shift = data.scaler.log_scale if data.scaler is not None else 0.0  # to the data's own units
+    kept = data.kept if data.kept is not None else np.ones(len(data.X), dtype=bool)
+    classes = None
+    if data.y is not None:
+        classes = np.full(len(kept), "", dtype=object)
+        classes[kept] = np.array(data.class_names, dtype=object)[data.y]
+
+    def write(handle):
+        out = Assignments(handle, len(run.mixture.weights), data, threshold is not None)
+        out.write(
+            kept, run.log_density - shift, run.posteriors, classes, threshold, shift, data.row_ids
+        )
+
+    write_atomically(path, write)
+    path = os.path.abspath(path)
+    return Found(
+        results={"assignments": path},
+        lines=[f"Assignments: {len(kept):,} rows written to {path}"],
+    )
+
+
+class Assignments:
+    """The --assignments CSV: a header, then one line per data row, written a batch at a time."""
+
+    def __init__(self, handle, k, data, with_anomaly):
+        """``data``: a Dataset, or a batch (Applied) of a saved mixture's input."""
+        self.handle, self.k, self.row = handle, k, 0
+        self.with_class = (
+            getattr(data, "y", None) is not None or getattr(data, "classes", None) is not None
+        )
+        self.with_anomaly = with_anomaly
+        header = ["row", "cluster", "uncertainty", "log_density"]
+        header += [f"posterior_{j}" for j in range(k)]
+        header += ["class"] * self.with_class + ["anomaly"] * with_anomaly
+        handle.write(",".join(header) + "\n")
+
+    def write(
+        self, kept, log_density, posteriors, classes=None, threshold=None, shift=0.0, ids=None
+    ):
+        """Rows in file order: ``kept`` marks those with values (the others' cells are empty).
+
+        The numbers are written in full (repr), column by column: a batch at a time.
+        """
+        n = len(kept)
+        ids = range(self.row + 1, self.row + n + 1) if ids is None else ids
+        self.row += n
+        numbers = np.column_stack([1 - posteriors.max(axis=1), log_density, posteriors])
+        clusters = map(str, posteriors.argmax(axis=1).tolist())
+        # repr of a list of lists is C code: each float in full, the rows in one string
+        text = repr(numbers.tolist())[2:-2].replace("], [", "\n").replace(", ", ",")
+        filled = map(",".join, zip(clusters, text.split("\n") if len(numbers) else []))
+        empty = "," * (2 + self.k)
+        cells = np.full(n, empty, dtype=object)
+        cells[kept] = list(filled)
+        columns = [list(map(str if isinstance(ids, range) else quoted, ids)), cells]
+        if self.with_class:
+            columns.append(list(map(quoted, [""] * n if classes is None else classes)))
+        if self.with_anomaly:
+            column = np.full(n, "", dtype=object)
+            column[kept] = np.where(log_density + shift <= threshold, "1", "0")
+            columns.append(column)
+        for start in range(0, n, 10_000):  # a slice at a time: the text of a batch is large
+            rows = zip(*(column[start : start + 10_000] for column in columns))
+            self.handle.write("".join(",".join(row) + "\n" for row in rows))
+
+
+def quoted(text):
+    """A CSV cell: quoted when it holds a delimiter, a quote or a line break."""
+    text = str(text)
+    if "," in text or '"' in text or "\n" in text or "\r" in text:
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+@option("--save-model", PATH, "save the mixture as JSON (weights, means, covariances)", SHOW)
+def show_saved_model(run):
+    """--save-model PATH: the mixture in the data's own units, readable without this script."""
+    data, mixture, m = run.data, run.mixture, run.metrics
+    units = data.scaler if data.scaler is not None else Units(np.zeros(1), np.ones(1))
+    shift = units.log_scale if data.scaler is not None else 0.0  # per point, to own units
+    n = m["n_samples"]
+    model = {
+        "format": MODEL_FORMAT,
+        "version": MODEL_VERSION,
+        "columns": data.feature_names,
+        "covariance_type": mixture.covariance_type,
+        "weights": mixture.weights.tolist(),
+        "means": (units.center + mixture.means * units.scale).tolist(),
+        "covariances": (mixture.covariances * np.outer(units.scale, units.scale)).tolist(),
+        "n_samples": n,
+        "log_likelihood": m["log_likelihood"] - shift,  # mean per sample, in the data's units
+        "bic": None if m["bic"] is None else m["bic"] + 2 * n * shift,
+        "source": data.source,
+    }
+    path = run.args.save_model
+    write_atomically(path, lambda f: f.write(json.dumps(finite(model), indent=1) + "\n"))
+    return Found(
+        results={"model_file": os.path.abspath(path)},
+        lines=[f"Model saved to {os.path.abspath(path)}"],
+    )
+
+
+ONE_MODEL = "--model applies a saved mixture: drop {}"
+
+
+def read_model(path):
+    """A mixture saved by --save-model, checked; (its Mixture, its columns)."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            model = json.load(handle)
+    except FileNotFoundError:
+        raise UsageError(f"--model {path}: no such file; check the path") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(
+            f"--model {path}: not a model file saved by --save-model ({exc})"
+        ) from None
+    try:
+        if not isinstance(model, dict) or model.get("format") != MODEL_FORMAT:
+            raise ValueError(f'its "format" is not {MODEL_FORMAT!r}')
+        if model.get("version") != MODEL_VERSION:
+            raise ValueError(f"version {model.get('version')!r}; this script reads {MODEL_VERSION}")
+        columns, cov = model["columns"], model["covariance_type"]
+        weights = np.array(model["weights"], dtype=float)
+        means = np.array(model["means"], dtype=float)
+        covariances = np.array(model["covariances"], dtype=float)
+        k, d = len(weights), len(columns)
+        if not all(isinstance(c, str) for c in columns) or len(set(columns)) < d or not d:
+            raise ValueError('"columns" must be distinct names')
+        if cov not in COVARIANCE_TYPES:
+            raise ValueError(
+                f'"covariance_type" {cov!r} is not one of {", ".join(COVARIANCE_TYPES)}'
+            )
+        if not k or means.shape != (k, d) or covariances.shape != (k, d, d):
+            raise ValueError(
+                f"weights, means and covariances do not fit {k} components of {d} columns"
+            )
+        if not (
+            np.isfinite(weights).all()
+            and np.isfinite(means).all()
+            and np.isfinite(covariances).all()
+        ):
+            raise ValueError("a number is not finite")
+        if (weights <= 0).any() or abs(weights.sum() - 1) > 1e-6:
+            raise ValueError("the weights are not positive numbers summing to 1")
+        np.linalg.cholesky(covariances)  # every covariance symmetric positive definite
+        if not np.allclose(covariances, covariances.transpose(0, 2, 1)):
+            raise ValueError("a covariance is not symmetric")
+    except np.linalg.LinAlgError:
+        raise UsageError(f"--model {path}: a covariance is not positive definite") from None
+    except (KeyError, TypeError, ValueError) as exc:
+        what = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+        raise UsageError(f"--model {path}: not a usable model ({what})") from None
+    mixture = Mixture(weights / weights.sum(), means, covariances, cov, estimator="saved model")
+    return mixture, columns
+
+
+@dataclass
+class Tally:
+    """What the metrics need of every point, added up batch by batch."""
+
+    k: int
+    n: int = 0
+    log_density: float = 0.0  # sum of log p(x)
+    log_largest: float = 0.0  # sum of log max_j p(j | x), for ICL
+    uncertain: int = 0
+    sizes: np.ndarray = None
+    by_class: dict = field(default_factory=dict)  # class: points of each cluster
+
+    def add(self, log_density, posteriors, classes=None):
+        largest, labels = posteriors.max(axis=1), posteriors.argmax(axis=1)
+        self.n += len(log_density)
+        self.log_density += float(log_density.sum())
+        self.log_largest += float(np.log(np.maximum(largest, 1e-300)).sum())
+        self.uncertain += int((largest < UNCERTAIN_BELOW).sum())
+        counts = np.bincount(labels, minlength=self.k)
+        self.sizes = counts if self.sizes is None else self.sizes + counts
+        for name in np.unique(classes) if classes is not None else ():
+            mine = np.bincount(labels[classes == name], minlength=self.k)
+            self.by_class[name] = self.by_class.get(name, 0) + mine
+        return self
+
+
+option(
+    "--model",
+    PATH,
+    "apply a mixture saved by --save-model instead of fitting",
+    MODEL,
+    excludes={
+        flag: ONE_MODEL.format(flag)
+        for flag in (
+            "--select",
+            "--bayesian",
+            "--trace",
+            "--n-init",
+            "--n-components",
+            "--covariance-type",
+            "--init",
+            "--columns",
+            "--scale",
+            "--report",
+            "--compare-kmeans",
+        )
+    },
+)
+
+
+def apply_saved_model(args, output):
+    """--model PATH: steps 1 to 4 of the lesson for a saved mixture, a batch of rows at a time.
+
+    Each batch is read, put through the E-step, added to the tally and written
+    out (--assignments); a random sample of the rows is kept for the figure and
+    the silhouette.  With --anomalies and --assignments the file is read twice:
+    the threshold is known only once every row has been seen.
+    """
+    mixture, columns = read_model(args.model)
+    flagging = args.anomalies is not None and args.assignments
+    if flagging and args.csv == "-":
+        raise UsageError(
+            "--model with --anomalies and --assignments reads the table twice: give a file, "
+            "not standard input"
+        )
+    tally, kept_sample = Tally(len(mixture.weights)), Reservoir(PLOT_MAX_POINTS, args.random_state)
+    densities, seen = [], []  # every row's log-density (for --anomalies); the input read
+
+    def read(handle=None, threshold=None):
+        out = None
+        for part in applied_batches(args, mixture, columns):
+            if handle is not None:
+                out = out or Assignments(handle, len(mixture.weights), part, threshold is not None)
+                out.write(
+                    part.kept,
+                    part.log_density,
+                    part.posteriors,
+                    part.classes,
+                    threshold,
+                    ids=part.ids,
+                )
+            if threshold is not None:
+                continue  # the second reading: only the assignments
+            kept = part.classes if part.classes is None else part.classes[part.kept]
+            tally.add(part.log_density, part.posteriors, kept)
+            kept_sample.add(part)
+            if args.anomalies is not None:
+                densities.append(part.log_density)
+        seen[:] = [part.data]
+
+    if args.assignments and not flagging:
+        write_atomically(args.assignments, read)
+    else:
+        read()
+    if tally.n == 0:
+        listed = ", ".join(columns)
+        raise UsageError(f"--model {args.model}: no complete row in its columns ({listed})")
+    data, sample = seen[0], kept_sample.rows()
+    every = np.concatenate(densities) if densities else None
+    found = Found(results={"model": os.path.abspath(args.model), "degenerate": None})
+    if flagging:
+        threshold = find_anomalies(every, args.anomalies)[1]
+        write_atomically(args.assignments, lambda f: read(f, threshold))
+    if args.assignments:
+        found.results["assignments"] = path = os.path.abspath(args.assignments)
+        found.lines.append(f"Assignments: {data.n_rows:,} rows written to {path}")
+    y = class_names = None
+    if sample.classes is not None:
+        class_names, y = np.unique(sample.classes, return_inverse=True)
+        class_names = class_names.tolist()
+    shown = Dataset(sample.X, columns, data.source, y, class_names, data.notes, data.dropped_rows)
+    labels = sample.posteriors.argmax(axis=1)
+    run = Run(
+        args,
+        output,
+        shown,
+        mixture,
+        sample.log_density,
+        sample.posteriors,
+        labels,
+        [found],
+        tally,
+        every_log_density=every,
+    )
+    run.metrics = measure(run)
+    return run
+
+
+@dataclass
+class Applied:
+    """One batch of rows through a saved mixture."""
+
+    data: Dataset  # what is known of the input so far (source, notes, rows read and dropped)
+    X: np.ndarray  # the complete rows
+    kept: np.ndarray  # which rows of the batch are complete
+    ids: list  # each row's name (R's row names) or number
+    classes: np.ndarray | None  # each row's --labels class ("" for incomplete rows)
+    log_density: np.ndarray = None
+    posteriors: np.ndarray = None
+
+
+def applied_batches(args, mixture, columns):
+    """The input through the mixture, a batch at a time (generated data: one batch)."""
+    if args.csv is None:
+        data = load_data(args)
+        if data.X.shape[1] != len(columns):
+            raise UsageError(
+                f"--model {args.model} has {len(columns)} columns ({', '.join(columns)}); the "
+                f"data has {data.X.shape[1]} features: use --csv, or --n-features {len(columns)}"
+            )
+        data.n_rows = len(data.X)
+        classes = None if data.y is None else np.array(data.class_names, dtype=object)[data.y]
+        ids = range(1, len(data.X) + 1)
+        parts = [Applied(data, data.X, np.ones(len(data.X), bool), ids, classes)]
+    else:
+        parts = streamed_rows(args, columns)
+    for part in parts:
+        part.log_density, part.posteriors = e_step(mixture, part.X)
+        yield part
+
+
+def streamed_rows(args, columns):
+    """--csv through a saved mixture: its named columns, batch by batch, incomplete rows kept
+    aside (and counted), R's row names or row numbers beside them."""
+    source = CsvFile(args.csv, args.delimiter, columns, args.labels, args.encoding, "--model")
+    data = Dataset(np.zeros((0, len(columns))), columns, source.source, notes=source.notes)
+    data.n_rows, text_cells = 0, np.zeros(len(columns), dtype=int)
+    with source.errors_named():
+        for rows in source.batches():
+            is_text = rows.X.view(np.int64) == _TEXT_BITS
+            text_cells += is_text.sum(axis=0)
+            kept = np.isfinite(rows.X).all(axis=1)
+            classes = None
+            if source.table.label_j is not None:
+                classes = np.array([cell.strip() for cell in rows.labels], dtype=object)
+                kept &= np.array([c.lower() not in MISSING_CELLS for c in classes], bool)
+                classes[~kept] = ""
+            ids = rows.names or range(data.n_rows + 1, data.n_rows + len(kept) + 1)
+            data.n_rows += len(kept)
+            data.dropped_rows += int((~kept).sum())
+            ids = [name.strip() for name in ids] if rows.names else ids
+            yield Applied(data, rows.X[kept], kept, ids, classes)
+    for name, count in zip(columns, text_cells):
+        if count:
+            data.notes.append(f"column {name!r}: {count} cells are not numbers, read as missing")
+
+
+class Reservoir:
+    """A uniform random sample of at most ``size`` rows of a stream (reservoir sampling)."""
+
+    def __init__(self, size, random_state):
+        self.size, self.seen, self.rng = size, 0, np.random.RandomState(random_state)
+        self.parts = []
+
+    def add(self, part):
+        n = len(part.X)
+        index = np.arange(self.seen, self.seen + n)
+        self.seen += n
+        slots = np.where(index < self.size, index, self.rng.randint(0, index + 1))
+        taken = slots < self.size
+        classes = None if part.classes is None else part.classes[part.kept]
+        fields = (part.X, part.log_density, part.posteriors, classes)
+        self.parts.append((slots[taken], *(None if f is None else f[taken] for f in fields)))
+
+    def rows(self):
+        """The sample: the last row written to each slot wins."""
+        slots = np.concatenate([p[0] for p in self.parts])
+        last = np.unique(slots[::-1], return_index=True)[1]
+        order = len(slots) - 1 - last
+        pick = lambda i: (
+            None if self.parts[0][i] is None else np.concatenate([p[i] for p in self.parts])[order]
+        )
+        return Applied(None, pick(1), None, None, pick(4), pick(2), pick(3))
 
 
 # ==========================================================================
@@ -1145,19 +1562,9 @@ def load_builtin_dataset(name):
 
 
 def standardise(data):
-    """--scale: every feature to mean 0 and sd 1 with scikit-learn's ``StandardScaler``.
-
-    Features are first divided by a power of two near their largest magnitude
-    (exact in binary), so that data on extreme scales (1e-200, 1e300) is not
-    squared into underflow or overflow.
-    """
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import FunctionTransformer, StandardScaler
-
-    power = 2.0 ** np.floor(np.log2(np.abs(data.X).max(axis=0) + 1e-300))
-    magnitude = FunctionTransformer(lambda X: X / power, lambda X: X * power)
-    data.scaler = make_pipeline(magnitude, StandardScaler())
-    data.X = data.scaler.fit_transform(data.X)
+    """--scale: every feature to mean 0 and sd 1 (computed without squaring huge values)."""
+    data.scaler = Units.of(data.X)
+    data.X = data.scaler.z(data.X)
     data.same_units = True
     return data
 
@@ -1307,11 +1714,12 @@ def make_views(run, with_pairs=True):
     """The main view (data, or principal components) and, for 3 to 6 features, the pairs."""
     X, names, args, mixture = run.data.X, run.data.feature_names, run.args, run.mixture
     (n, d), suffix = X.shape, " (standardised)" if run.data.scaler is not None else ""
-    subset, note = None, ""
+    subset, note, total = None, "", run.metrics.get("n_samples", n)
     if n > PLOT_MAX_POINTS:
         rng = np.random.RandomState(args.random_state)
         subset = np.sort(rng.choice(n, PLOT_MAX_POINTS, replace=False))
-        note = f" ({PLOT_MAX_POINTS:,} of {n:,} points shown)"
+    if min(n, PLOT_MAX_POINTS) < total:  # a random subset (a saved model's input: a sample)
+        note = f" ({min(n, PLOT_MAX_POINTS):,} of {total:,} points shown)"
     shown = slice(None) if subset is None else subset
     labels, largest = run.labels[shown], run.posteriors[shown].max(axis=1)
     min_weight = BAYES_WEIGHT_FLOOR if run.mixture.estimator != "GaussianMixture" else 0.0
@@ -1575,6 +1983,8 @@ def figure_title(run):
     used = run.results("effective_components")
     if used is not None:
         model = f"Bayesian GMM, {used} of {r['n_components']} components in use"
+    if run.args.model:
+        model = f"saved mixture {os.path.basename(run.args.model)}, {r['n_components']} components"
     bic = "" if r["bic"] is None else f", BIC {r['bic']:.1f}"
     return (
         f"{model}\nlog-likelihood/sample {r['log_likelihood']:.3f}{bic}, silhouette "
@@ -1899,9 +2309,8 @@ class Selection:
         mixture = self.sweep.mixture((k, cov), X, random_state)
         if self.sample is None:
             log_density, posteriors = e_step(mixture, X)
-            best.update(
-                criteria(float(log_density.sum()), posteriors.max(axis=1), k, cov, X.shape[1])
-            )
+            t = Tally(k).add(log_density, posteriors)
+            best.update(criteria(t.log_density, t.log_largest, t.n, k, cov, X.shape[1]))
         return mixture
 
     def found(self, star, best=None):
@@ -2061,8 +2470,8 @@ class Sweep:
 
     def criteria(self, fit):
         ll = fit["ll"] - len(self.Z) * self.units.log_scale  # in the data's own units
-        largest = fit["posteriors"].max(axis=1)
-        return criteria(ll, largest, fit["k"], fit["cov"], self.Z.shape[1])
+        log_largest = float(np.log(np.maximum(fit["posteriors"].max(axis=1), 1e-300)).sum())
+        return criteria(ll, log_largest, len(self.Z), fit["k"], fit["cov"], self.Z.shape[1])
 
     def mixture(self, key, X, random_state):
         """The candidate as scikit-learn's ``GaussianMixture``, EM continued on all of X."""
@@ -2645,13 +3054,15 @@ def write_atomically(path, write, text=True):
 # Why this exists: real files are not numpy's idea of a table.  R writes row
 # names, quoted headers, NA, decimal commas (write.csv2) and space-separated
 # tables (write.table); spreadsheets write #N/A and stray text; pipes cannot be
-# read twice.  The text is read once; numbers go through numpy's C parser a
-# batch at a time, and what it cannot take is taught to it batch by batch.
+# read twice.  The file is read once, front to back, in chunks that end where
+# a record ends; numbers go through numpy's C parser a batch at a time, and
+# what it cannot take is taught to it batch by batch.  A model applied to a
+# file (--model) reads it the same way and never holds more than a batch.
 
 MISSING_VALUES = {"", "na", "nan", "n/a", "null", "none", "-"}
 SPREADSHEET_ERRORS = {"#n/a", "#div/0!", "#value!", "#ref!", "#name?", "#num!", "#null!"}
 MISSING_CELLS = MISSING_VALUES | SPREADSHEET_ERRORS  # compared stripped and lower-cased
-BATCH_CHARS = 4 << 20  # text parsed at a time: memory stays bounded
+BATCH_CHARS = 1 << 20  # text parsed at a time: memory stays bounded (a --model's too)
 SNIFF_CHARS = 65_536  # what the encoding and the delimiter are guessed from
 MAX_CLASSES = 50  # a --labels column with more distinct values is not one of classes
 _NUMBER_START = frozenset("0123456789+-.iInN")  # float() accepts nothing else first
@@ -2661,85 +3072,193 @@ _END = "\0end\0"  # fed to csv last: inside an open quote it ends up in the cell
 LOADTXT = {"quotechar": '"', "comments": None, "ndmin": 2}
 
 
+@dataclass
+class Rows:
+    """A batch of data rows: the wanted columns as numbers, and the text kept beside them."""
+
+    X: np.ndarray  # rows x wanted columns: NaN when missing, _TEXT when text
+    labels: list[str]  # the --labels cells
+    names: list[str]  # R's row names, when the file has them
+    lines: np.ndarray  # the line each row starts on
+
+
 def read_csv_table(path, delimiter=None, columns=None, label_column=None, encoding=None):
     """Read a CSV with a header row (``path`` "-" is standard input) into a ``Dataset``."""
-    source = "standard input" if path == "-" else path
-    notes = []
-    try:  # each error message starts with the file's name, added here
-        text = _read_text(path, encoding, notes)
-        if not text or text.isspace():
-            raise UsageError("the file is empty; a header row and data rows are needed")
-        if "\r" in text:  # one line ending from here on, and at the end too
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-        if not text.endswith("\n"):
-            text += "\n"
-        delimiter = delimiter or _sniff_delimiter(text)
-        names, pos, line, row_names = _read_header(text, delimiter, notes)
-        wanted, label_j = _choose_columns(names, columns, label_column)
-        table = _Table(names, wanted, label_j, delimiter, row_names)
-        blocks, labels, lines, misses = [], [], [], 0
-        while pos < len(text):  # batch by batch: numpy where it can, the csv module where it must
-            end = text.find("\n", pos + BATCH_CHARS) + 1 or len(text)
-            got = _fast_batch(text, pos, end, line, table) if misses < 3 else None
-            if got is None:  # after a few misses numpy is not tried again
-                misses += 1
-                got = _csv_batch(text, pos, end, line, table)
-            block, batch_labels, batch_lines, pos, line = got
-            blocks.append(block)
-            labels += batch_labels
-            lines.append(batch_lines)
-        del text  # the numbers are in the blocks now: free the text before building X
-        X = np.concatenate(blocks)  # rows x wanted columns: NaN when missing, _TEXT when text
-        del blocks
-        return _assemble(table, X, labels, np.concatenate(lines), columns, notes, source)
-    except UsageError as exc:
-        raise UsageError(f"{source}: {exc}") from None
+    table = CsvFile(path, delimiter, columns, label_column, encoding)
+    with table.errors_named():
+        batches = list(table.batches())
+        labels, names = [], []
+        for b in batches:
+            labels += b.labels
+            names += b.names
+        X = np.concatenate([b.X for b in batches])
+        rows = Rows(X, labels, names, np.concatenate([b.lines for b in batches]))
+        del batches
+        return _assemble(table, rows)
 
 
-def _read_text(path, encoding, notes):
-    """All the text at once (standard input and pipes cannot be read twice), UTF-8 unless told."""
-    if path == "-":
-        data = sys.stdin.buffer.read()
-    elif os.path.isdir(path):
-        raise UsageError("is a directory, not a CSV file")
-    else:
+class CsvFile:
+    """A CSV file with a header row, read once from the front: its columns, then its rows."""
+
+    def __init__(
+        self,
+        path,
+        delimiter=None,
+        columns=None,
+        label_column=None,
+        encoding=None,
+        asked_by="--columns",
+    ):
+        self.source = "standard input" if path == "-" else path
+        self.notes, self.columns = [], columns
+        with self.errors_named():
+            self.chunks = _text_chunks(open_input(path), encoding, self.notes)
+            self.text = next(self.chunks, "").removeprefix("\ufeff")
+            if not self.text or self.text.isspace():
+                raise UsageError("the file is empty; a header row and data rows are needed")
+            self.delimiter = delimiter or _sniff_delimiter(self.text)
+            self.names, self.pos, self.line, row_names = _read_header(
+                self.text, self.delimiter, self.notes
+            )
+            sniffed = _sniff_delimiter(self.text)
+            if delimiter and len(self.names) == 1 and sniffed != delimiter:
+                raise UsageError(
+                    f"with --delimiter {delimiter!r} the header is one column "
+                    f"({self.names[0][:40]!r}); the file looks {sniffed!r}-separated: "
+                    "drop --delimiter, or give that one"
+                )
+            wanted, label_j = _choose_columns(self.names, columns, label_column, asked_by)
+            self.table = _Table(self.names, wanted, label_j, self.delimiter, row_names)
+            self.table.name_j = 0 if self.names[0] == "" else None  # R's row names
+
+    @contextlib.contextmanager
+    def errors_named(self):
+        """Each error message starts with the file's name."""
         try:
-            fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO without writer: no hang
-            os.set_blocking(fd, True)  # no writer: EOF at once; a writer: wait for its data
-            with open(fd, "rb") as handle:
-                data = handle.read()
-        except FileNotFoundError:
-            raise UsageError("no such file; check the --csv path") from None
+            yield
+        except UsageError as exc:
+            raise UsageError(f"{self.source}: {exc}") from None
+
+    def batches(self):
+        """Rows, batch by batch: numpy where it can, the csv module where it must."""
+        misses, text, pos, line = 0, self.text, self.pos, self.line
+        self.text = None
+        while text is not None:
+            while pos < len(text):
+                end = text.find("\n", pos + BATCH_CHARS) + 1 or len(text)
+                got = _fast_batch(text, pos, end, line, self.table) if misses < 3 else None
+                if got is None:  # after a few misses numpy is not tried again
+                    misses += 1
+                    got = _csv_batch(text, pos, end, line, self.table)
+                rows, pos, line = got
+                yield rows
+            text, pos = next(self.chunks, None), 0
+
+
+def open_input(path):
+    """The bytes of --csv: standard input, a file or a named pipe; never a device or folder."""
+    if path == "-":
+        if sys.stdin is None or sys.stdin.closed:
+            raise UsageError("standard input is closed; give a file, or pipe the table in")
+        return sys.stdin.buffer
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO without writer: no hang
+    except FileNotFoundError:
+        raise UsageError("no such file; check the --csv path") from None
+    except IsADirectoryError:
+        raise UsageError("is a directory, not a CSV file; give the file inside it") from None
+    except OSError as exc:
+        raise UsageError(
+            f"cannot read ({exc.strerror}); check the path and its permissions"
+        ) from None
+    mode = os.fstat(fd).st_mode
+    if stat.S_ISDIR(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+        os.close(fd)
+        what = "a directory" if stat.S_ISDIR(mode) else "a device"
+        raise UsageError(f"is {what}, not a CSV file; give a file (or - for standard input)")
+    os.set_blocking(fd, True)  # a FIFO: no writer, end of file at once; a writer: its data
+    return open(fd, "rb")  # closed by _text_chunks
+
+
+def _text_chunks(stream, encoding, notes):
+    """The text, UTF-8 unless told, in chunks that end where a record ends (line endings
+    made "\\n"), each at least BATCH_CHARS long but the last."""
+    try:
+        try:
+            head = stream.read(SNIFF_CHARS)
         except OSError as exc:
             raise UsageError(f"cannot read ({exc.strerror})") from None
-    if encoding is None and data[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        encoding, bom = _encoding_of(head, encoding, notes)
+        decode = codecs.getincrementaldecoder(encoding)().decode
+        pending, consumed, block = "", bom, head[bom:]  # consumed: bytes before this block
+        while True:
+            try:
+                text = decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                raise UsageError(
+                    f"not {encoding if encoding != 'utf-8' else 'UTF-8'} text ({exc.reason} at "
+                    f"byte {consumed + exc.start}); give its encoding, e.g. --encoding latin-1"
+                ) from None
+            consumed += len(block)
+            text = (pending + text).replace("\r\n", "\n")
+            if block and text.endswith("\r"):  # its "\n" may start the next block
+                text, pending = text[:-1], "\r"
+            else:
+                pending = ""
+            text = text.replace("\r", "\n")
+            if not block:  # the end: what is left, ending with a line break
+                if text and not text.endswith("\n"):
+                    text += "\n"
+                if text:
+                    yield text
+                return
+            cut = _record_end(text, BATCH_CHARS)
+            if cut:
+                yield text[:cut]
+                text = text[cut:]
+            pending = text + pending
+            block = stream.read(BATCH_CHARS)
+    finally:
+        if stream is not getattr(sys.stdin, "buffer", None):
+            stream.close()
+
+
+def _record_end(text, at_least):
+    """Where the last whole record in ``text`` ends, past ``at_least`` characters, or 0.
+
+    A record ends at a line break with the quotes before it balanced (a quoted
+    field may hold line breaks); far past the batch size an unbalanced quote is
+    an unclosed one, which the csv module reports with its line.
+    """
+    cut = text.rfind("\n", at_least)
+    if cut < 0 or text.count('"', 0, cut) % 2 and len(text) < 16 * at_least:
+        return 0
+    return cut + 1
+
+
+def _encoding_of(head, encoding, notes):
+    """(the encoding to read with, the length of a UTF-8 byte-order mark to skip)."""
+    if encoding is None and head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         notes.append("read as UTF-16 (the file starts with a UTF-16 byte-order mark)")
-        encoding = "utf-16"
-    elif encoding is None:  # every other byte NUL: UTF-16 English text
-        odd, even = data[1:SNIFF_CHARS:2], data[:SNIFF_CHARS:2]
+        return "utf-16", 0
+    if encoding is None:  # every other byte NUL: UTF-16 English text
+        odd, even = head[1::2], head[::2]
         for name, zeros, others in (("utf-16-le", odd, even), ("utf-16-be", even, odd)):
             if len(zeros) > 1 and zeros.count(0) >= 0.9 * len(zeros) and not others.count(0):
                 raise UsageError(
-                    "looks like UTF-16 text without a byte-order mark; "
-                    f"read it with --encoding {name}"
+                    f"looks like UTF-16 text without a byte-order mark; read it with --encoding {name}"
                 )
-    bom = 3 if encoding is None and data.startswith(codecs.BOM_UTF8) else 0
     try:
-        head = data[:SNIFF_CHARS].decode(encoding or "utf-8", "replace")
-        # More than 1% control characters: a stray NUL in a cell is not enough.
-        if len(re.findall("[\0-\x08\x0e-\x1f]", head)) > max(8, len(head) // 100):
-            raise UsageError("looks binary (NUL or control bytes), not a CSV text file")
-        text = str(memoryview(data)[bom:], encoding or "utf-8")  # no copy of the bytes
+        sample = head.decode(encoding or "utf-8", "replace")
     except LookupError:
         raise UsageError(
             f"unknown encoding {encoding!r} (--encoding); try utf-8, latin-1 or utf-16"
         ) from None
-    except UnicodeDecodeError as exc:
-        raise UsageError(
-            f"not {encoding or 'UTF-8'} text ({exc.reason} at byte {exc.start + bom}); "
-            "give its encoding, e.g. --encoding latin-1"
-        ) from None
-    return text.removeprefix("\ufeff")
+    # More than 1% control characters: a stray NUL in a cell is not enough.
+    if len(re.findall("[\0-\x08\x0e-\x1f]", sample)) > max(8, len(sample) // 100):
+        raise UsageError("looks binary (NUL or control bytes), not a CSV text file; check the path")
+    bom = 3 if encoding is None and head.startswith(codecs.BOM_UTF8) else 0
+    return encoding or "utf-8", bom
 
 
 def _records(text, pos, line, delimiter):
@@ -2811,10 +3330,10 @@ def _read_header(text, delimiter, notes):
     return names, first[2], first[3], row_names
 
 
-def _choose_columns(names, columns, label_column):
+def _choose_columns(names, columns, label_column, asked_by="--columns"):
     """(the columns to read as numbers, the label column or None)."""
     by_name = {name: j for j, name in enumerate(names) if name}
-    asked = [("--columns", name) for name in columns or []]
+    asked = [(asked_by, name) for name in columns or []]
     for option, name in asked + ([("--labels", label_column)] if label_column else []):
         if name not in by_name:
             listed = ", ".join(by_name)
@@ -2837,7 +3356,8 @@ def _cell_float(cell, comma=False):
     if cell.lower() in MISSING_CELLS:
         return math.nan
     cell = cell.replace(",", ".") if comma else cell
-    if cell[:1] not in _NUMBER_START:  # spares float() a costly exception for plain text
+    # A number is what numpy's parser reads: ASCII digits, no "_" (float() takes both).
+    if cell[:1] not in _NUMBER_START or not cell.isascii() or "_" in cell:
         return _TEXT
     try:
         return float(cell)
@@ -2854,6 +3374,7 @@ class _Table:
     label_j: int | None
     delimiter: str
     row_names: bool  # R's write.table layout: each row starts with its name
+    name_j: int | None = None  # the column of row names (R's: unnamed, first), if any
     comma: bool = False  # decimal commas met (and read)
     missing: set = field(default_factory=set)  # missing-value spellings: replaced before numpy
     text_cols: set = field(default_factory=set)  # columns with text: converted cell by cell
@@ -2895,10 +3416,12 @@ def _fast_batch(text, pos, end, line, table):
     if table.comma:
         padded = padded.replace(",", ".")
     for forgiving in (False, True):
-        labels, firsts = [], {}  # kept if numpy reads the batch
+        labels, names, firsts = [], [], {}  # kept if numpy reads the batch
         readers = {j: len for j in range(n_cols) if j not in table.wanted}  # skipped
         if table.label_j is not None:
             readers[table.label_j] = labels.append  # keeps the labels (numpy stores None as NaN)
+        if table.name_j is not None:
+            readers[table.name_j] = names.append
         lenient = table.wanted if forgiving else table.text_cols
         readers.update({j: _cell_reader(table, j, firsts) for j in lenient})
         rows = io.StringIO(padded)
@@ -2912,10 +3435,13 @@ def _fast_batch(text, pos, end, line, table):
             return None  # blank lines skipped, quoted line breaks, ragged rows: line numbers lost
         table.text_cols |= set(firsts)
         table.first_text = {**firsts, **table.first_text}  # earlier batches win
-        if table.comma and labels:  # the labels lost their commas with the numbers
-            labels = [row[table.label_j] for row in csv.reader(io.StringIO(batch), delimiter=d)]
+        if table.comma and (labels or names):  # the text lost its commas with the numbers
+            rows = list(csv.reader(io.StringIO(batch), delimiter=d))
+            labels = [row[table.label_j] for row in rows] if labels else labels
+            names = [row[table.name_j] for row in rows] if names else names
         block = X if table.wanted == list(range(n_cols)) else X[:, table.wanted]  # no copy
-        return block, labels, np.arange(line + 1, line + 1 + n_lines), end, line + n_lines
+        lines = np.arange(line + 1, line + 1 + n_lines)
+        return Rows(block, labels, names, lines), end, line + n_lines
     return None
 
 
@@ -2955,11 +3481,14 @@ def _csv_batch(text, pos, end, line, table):
         except ValueError:
             block[:, col] = list(map(_cell_reader(table, j, table.first_text), cells))
     labels = [row[table.label_j] for row in rows] if table.label_j is not None else []
-    return block, labels, np.array(starts, dtype=np.int64), *resume
+    names = [row[table.name_j] for row in rows] if table.name_j is not None else []
+    return Rows(block, labels, names, np.array(starts, dtype=np.int64)), *resume
 
 
-def _assemble(table, X, labels, lines, columns, notes, source):
+def _assemble(csv_file, rows):
     """The Dataset: the numeric (or named) columns, rows with a missing value dropped."""
+    table, columns, notes = csv_file.table, csv_file.columns, csv_file.notes
+    X, labels, lines = rows.X, rows.labels, rows.lines
     names, wanted, label_j = table.names, table.wanted, table.label_j
     is_text = X.view(np.int64) == _TEXT_BITS if table.first_text else np.zeros(X.shape, bool)
     n_text, n_numbers = np.count_nonzero(is_text, axis=0), np.count_nonzero(~np.isnan(X), axis=0)
@@ -3018,8 +3547,18 @@ def _assemble(table, X, labels, lines, columns, notes, source):
     skipped = [names[j] or ("(row names)" if j == 0 else f"(unnamed column {j + 1})") for j in rest]
     X = X if keep.all() else X[keep]
     dropped = int((~keep).sum())
+    row_ids = [name.strip() for name in rows.names] if table.name_j is not None else None
     return Dataset(
-        X, [names[j] for j in used], source, y, class_names, notes, dropped, skipped_columns=skipped
+        X,
+        [names[j] for j in used],
+        csv_file.source,
+        y,
+        class_names,
+        notes,
+        dropped,
+        skipped,
+        kept=keep,
+        row_ids=row_ids,
     )
 
 
