@@ -8,9 +8,11 @@ fitting and drawing; ``refused`` checks a refusal with both; ``captured_figures`
 ``unrendered_figures`` and ``shown_figures`` record the figures main() saves or shows.
 
 Helpers (plain functions, ``from conftest import ...``): the script's default data and
-scikit-learn's fit of it, made here independently; parameter counts and BIC from
-scikit-learn and scipy; files written exactly (``write_file``, ``write_table``) and a
-folder's ``snapshot``.
+scikit-learn's fit of it, made here independently (``standardised_fit``: EM on the columns
+centred and scaled, as every fit of the script runs, mapped back to the data's units by
+hand); parameter counts and BIC from scikit-learn and scipy; R's mclust tables
+(``mclust_table``, ``mclust_data``); files written exactly (``write_file``, ``write_table``)
+and a folder's ``snapshot``.
 """
 
 import functools
@@ -245,12 +247,59 @@ def blobs(n_features=2, n_samples=N_SAMPLES, cluster_std=1.0, random_state=SEED)
     )
 
 
+def standardised_units(X, covariance_type="full"):
+    """(center, scale) of the columns: each one's mean and population sd (ddof=0); for
+    spherical one shared scale, the root of the mean of the columns' variances."""
+    center, scale = X.mean(axis=0), X.std(axis=0)
+    if covariance_type == "spherical":
+        scale = np.full(X.shape[1], math.sqrt(float(np.mean(X.var(axis=0)))))
+    return center, scale
+
+
+def standardised_fit(X, n_components, covariance_type="full", random_state=SEED, **options):
+    """A scikit-learn GaussianMixture fitted here on (X - mean) / sd, then mapped back by hand
+    to X's units: means = center + scale * means_z, covariances = covariances_z * scale scale',
+    and the precisions and their Cholesky factors with them, so that its predict, score_samples,
+    bic and sample work on X itself.  (n_iter_, converged_ and lower_bound_ stay those of the
+    standardised fit; the log-likelihood of X is that of z minus sum log scale.)"""
+    X = np.asarray(X, dtype=float)
+    center, scale = standardised_units(X, covariance_type)
+    gmm = GaussianMixture(
+        n_components, covariance_type=covariance_type, random_state=random_state, **options
+    )
+    gmm.fit((X - center) / scale)
+    outer = np.outer(scale, scale)
+    gmm.means_ = center + scale * gmm.means_
+    if covariance_type in ("full", "tied"):
+        gmm.covariances_ = gmm.covariances_ * outer
+        gmm.precisions_ = gmm.precisions_ / outer
+        gmm.precisions_cholesky_ = gmm.precisions_cholesky_ / scale[:, None]  # D^-1 U
+    else:  # diag: one variance per column; spherical: one, in the shared unit
+        unit = scale if covariance_type == "diag" else scale[0]
+        gmm.covariances_ = gmm.covariances_ * unit**2
+        gmm.precisions_ = gmm.precisions_ / unit**2
+        gmm.precisions_cholesky_ = gmm.precisions_cholesky_ / unit
+    gmm.log_scale_ = float(np.log(scale).sum())  # ll(x) = ll(z) - n * this
+    return gmm
+
+
 @functools.cache
 def sklearn_fit(covariance_type="full", **data):
-    """GaussianMixture(4, covariance_type, random_state=42) fitted here on blobs(**data):
-    the script's default model."""
+    """The script's default model, made here: ``standardised_fit`` of blobs(**data) with
+    4 components, ``covariance_type`` and random_state=42."""
     X, _ = blobs(**data)
-    return GaussianMixture(N_COMPONENTS, covariance_type=covariance_type, random_state=SEED).fit(X)
+    return standardised_fit(X, N_COMPONENTS, covariance_type)
+
+
+def as_mixture(gmm):
+    """A ``gmm_clustering.Mixture`` holding a scikit-learn mixture's parameters as they are
+    (covariances written out as full matrices here), for the script's E-step and sampling."""
+    return gmm_clustering.Mixture(
+        np.array(gmm.weights_),
+        np.array(gmm.means_),
+        full_covariances(gmm),
+        gmm.covariance_type,
+    )
 
 
 def three_blobs(n=60):
@@ -304,9 +353,39 @@ def bic_of(mixture, X):
     return -2 * np.log(density).sum() + p * np.log(len(X))
 
 
-def select_model(X, max_k, criterion="bic", seed=SEED):
+MCLUST = DATA / "mclust"  # R's mclust 6.0.0 BIC tables and the data sets they are of
+MCLUST_TYPES = {"VII": "spherical", "VVI": "diag", "EEE": "tied", "VVV": "full"}
+
+
+@functools.cache
+def mclust_tables():
+    """tests/data/mclust/tables.json: its "tables", one per data set (read "about" there)."""
+    return json.loads((MCLUST / "tables.json").read_text())["tables"]
+
+
+def mclust_table(name):
+    """mclust's BIC of each candidate in OUR sign (lower is better): {(covariance type, k):
+    -BIC}, only the candidates mclust fitted (its nulls left out)."""
+    table = {}
+    for model, values in mclust_tables()[name]["bic"].items():
+        for k, value in enumerate(values, start=1):
+            if value is not None:
+                table[MCLUST_TYPES[model], k] = -value
+    return table
+
+
+@functools.cache
+def mclust_data(name):
+    """(X, column names) of one of mclust's data sets, read here with numpy."""
+    info = mclust_tables()[name]
+    X = np.loadtxt(MCLUST / info["csv"], delimiter=",", skiprows=1, ndmin=2)
+    _read_only(X)
+    return X, list(info["columns"])
+
+
+def select_model(X, max_k, criterion="bic", seed=SEED, names=None):
     """The sweep behind --select: (rows, the winner refitted on all of X, the sample or None)."""
-    selection = gmm_clustering.select(X, max_k, criterion, seed)
+    selection = gmm_clustering.select(X, max_k, criterion, seed, names)
     return selection.rows, selection.winner_mixture(X, seed), selection.sample
 
 

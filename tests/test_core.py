@@ -1,8 +1,9 @@
 """Core behaviour of gmm_clustering.py: metrics, plots, output files, display.
 
 Every number is checked against an independent computation (scipy densities, a
-hand count of parameters, closed-form ellipse geometry), never against the
-script's own helpers.  Figures are inspected as objects, never as pixels.
+hand count of parameters, closed-form ellipse geometry, scikit-learn fitted here on the
+standardised columns and mapped back by hand), never against the script's own helpers.
+Figures are inspected as objects, never as pixels.
 """
 
 import importlib.abc
@@ -21,10 +22,12 @@ from conftest import (
     N_SAMPLES,
     REPO,
     SEED,
+    as_mixture,
     blobs,
     ellipses,
     full_covariances,
     sklearn_fit,
+    standardised_fit,
     write_table,
 )
 from scipy.optimize import linear_sum_assignment
@@ -105,14 +108,29 @@ def test_default_run_prints_metrics_and_saves_png(cli, tmp_path):
 
 
 def test_log_likelihood_matches_scipy_density(cli):
+    # The script's model is scikit-learn's fit of the standardised columns, mapped back to
+    # the data's units (made here by hand); its log-likelihood is scipy's, in those units.
     X, gmm = blobs()[0], sklearn_fit("full")
     expected = scipy_mean_log_likelihood(X, gmm.weights_, gmm.means_, gmm.covariances_)
     result = cli.json()
     # the same model: same fitted parameters
     np.testing.assert_allclose(result["weights"], gmm.weights_, atol=1e-9)
     np.testing.assert_allclose(result["means"], gmm.means_, atol=1e-9)
+    np.testing.assert_allclose(result["covariances"], gmm.covariances_, rtol=1e-9)
     assert result["log_likelihood"] == pytest.approx(expected, rel=1e-10)
     assert f"{expected:.5f}" == "-4.16199"  # the value the default run prints
+
+
+def test_standardised_fit_has_the_likelihood_of_the_data_in_its_own_units():
+    # The reference itself: the mean log-likelihood of x is that of z = (x - m) / s minus
+    # sum log s (the Jacobian), and scikit-learn's score of the mapped-back model agrees.
+    X, gmm = blobs()[0], sklearn_fit("full")
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    on_z = GaussianMixture(N_COMPONENTS, random_state=SEED).fit(Z).score(Z)
+    assert gmm.score(X) == pytest.approx(on_z - np.log(X.std(axis=0)).sum(), rel=1e-12)
+    assert gmm.score(X) == pytest.approx(
+        scipy_mean_log_likelihood(X, gmm.weights_, gmm.means_, gmm.covariances_), rel=1e-12
+    )
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -247,13 +265,24 @@ def test_each_covariance_type_draws_its_ellipses(cli, unrendered_figures, covari
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_full_covariances_expands_every_type(covariance_type):
+def test_as_mixture_expands_every_type_and_maps_it_to_the_data_units(covariance_type):
+    # A mixture fitted on z = (x - center) / scale, as the script's Mixture of x: every
+    # type written out as full matrices, means center + scale * means_z, covariances
+    # covariances_z * scale scale' (computed here by hand).
     X, _ = make_blobs(n_samples=150, centers=3, n_features=3, random_state=0)
     gmm = GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
-    covs = gmm_clustering.as_mixture(gmm).covariances
-    assert covs.shape == (3, 3, 3)
-    np.testing.assert_allclose(covs, full_covariances(gmm), rtol=1e-12)
+    identity = gmm_clustering.Units(np.zeros(3), np.ones(3))
+    mixture = gmm_clustering.as_mixture(gmm, identity)
+    assert mixture.covariances.shape == (3, 3, 3)
+    np.testing.assert_allclose(mixture.covariances, full_covariances(gmm), rtol=1e-12)
+    center, scale = np.array([1e9, -3.0, 0.5]), np.array([1e-6, 2.0, 1e4])
+    mapped = gmm_clustering.as_mixture(gmm, gmm_clustering.Units(center, scale))
+    np.testing.assert_allclose(mapped.weights, gmm.weights_, rtol=1e-15)
+    np.testing.assert_allclose(mapped.means, center + gmm.means_ * scale, rtol=1e-15)
+    expected = full_covariances(gmm) * scale[:, None] * scale[None, :]
+    np.testing.assert_allclose(mapped.covariances, expected, rtol=1e-12)
     # a covariance matrix of each component: symmetric positive definite
+    covs = mixture.covariances
     np.testing.assert_allclose(covs, covs.transpose(0, 2, 1))
     assert (np.linalg.eigvalsh(covs) > 0).all()
 
@@ -485,14 +514,14 @@ def test_far_away_points_get_posteriors_not_nan(covariance_type):
     # At 1e200 every Gaussian density underflows (scikit-learn gives NaN); the
     # point belongs to the component nearest in Mahalanobis distance.
     X, _ = make_blobs(n_samples=300, centers=3, random_state=1)
-    gmm = GaussianMixture(3, covariance_type=covariance_type, random_state=5).fit(X)
+    mixture = as_mixture(standardised_fit(X, 3, covariance_type, random_state=5))
     far = np.array([[1e200, 1e200], [-1e200, 3e199]])
-    _, posteriors = gmm_clustering.e_step(gmm_clustering.as_mixture(gmm), far)
+    _, posteriors = gmm_clustering.e_step(mixture, far)
     assert np.isfinite(posteriors).all()
     np.testing.assert_allclose(posteriors.sum(axis=1), 1)
     # ... the same component that takes points far out along the same direction, at
     # a distance where densities are still representable.
-    _, near = gmm_clustering.e_step(gmm_clustering.as_mixture(gmm), far / 1e197)
+    _, near = gmm_clustering.e_step(mixture, far / 1e197)
     np.testing.assert_array_equal(posteriors.argmax(axis=1), near.argmax(axis=1))
 
 

@@ -9,10 +9,9 @@ import math
 
 import numpy as np
 import pytest
-from conftest import PNG_MAGIC, SEED, write_file, write_table
+from conftest import PNG_MAGIC, SEED, standardised_fit, write_file, write_table
 from sklearn.datasets import load_iris, load_wine
 from sklearn.metrics import adjusted_rand_score
-from sklearn.mixture import GaussianMixture
 
 import gmm_clustering
 
@@ -41,10 +40,11 @@ def named_clusters(n_per_cluster, n_features, seed=0, std=0.5):
     return np.vstack(X), np.array(y)
 
 
-def own_fit_ari(X, y, n_components):
-    """ARI of a fit made here with the script's defaults (full, seed 42, one start)."""
-    gmm = GaussianMixture(n_components, n_init=1, random_state=SEED)  # full by default
-    return adjusted_rand_score(y, gmm.fit(X).predict(X))
+def own_fit_ari(X, y, n_components, random_state=SEED):
+    """ARI of a fit made here with the script's defaults (full, seed 42, one start, on the
+    standardised columns)."""
+    gmm = standardised_fit(X, n_components, random_state=random_state)
+    return adjusted_rand_score(y, gmm.predict(X))
 
 
 # --------------------------------------------------------------------------
@@ -303,7 +303,7 @@ def test_plot_one_column_histogram_and_curves(cli, tmp_path, captured_figures, k
     curves = np.array([line.get_ydata() for line in ax.lines])
     np.testing.assert_allclose(curves[:-1].sum(axis=0), curves[-1])  # mixture = sum
     # Each curve is its component's weighted normal density (a fit made here).
-    gmm = GaussianMixture(k, covariance_type="full", n_init=1, random_state=SEED).fit(X)
+    gmm = standardised_fit(X, k, "full")
     grid = ax.lines[0].get_xdata()
     assert grid.min() < X.min() and grid.max() > X.max()
     sd = np.sqrt(gmm.covariances_[:, 0, 0])
@@ -327,9 +327,16 @@ def test_iris_full_covariance_recovers_species(cli):
     assert r["n_samples"] == 150
     assert r["columns"] == list(iris.feature_names)
     assert r["dropped_rows"] == 0
-    mine = own_fit_ari(iris.data, iris.target, 3)
-    assert mine >= 0.9
-    assert r["ari"] == pytest.approx(mine)
+    assert r["ari"] == pytest.approx(own_fit_ari(iris.data, iris.target, 3))
+    # One start (seed 42) ends in a poorer optimum on the standardised columns (ARI 0.52);
+    # the best of three starts (seeds 42, 43, 44) recovers the species.
+    starts = [standardised_fit(iris.data, 3, random_state=SEED + i) for i in range(3)]
+    best = max(starts, key=lambda gmm: gmm.score(iris.data))
+    assert adjusted_rand_score(iris.target, best.predict(iris.data)) >= 0.9
+    r = cli.json("--dataset", "iris", "--n-init", "3")
+    assert r["log_likelihood"] == pytest.approx(best.score(iris.data), rel=1e-9)
+    assert r["ari"] == pytest.approx(adjusted_rand_score(iris.target, best.predict(iris.data)))
+    assert r["ari"] >= 0.9
 
 
 def test_wine_runs_with_its_classes(cli):

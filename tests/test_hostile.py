@@ -498,8 +498,8 @@ def test_extreme_scales_with_scale_are_fitted_with_finite_means(cli, tmp_path):
 # Three points in three components: each holds one point, and the script's own warning
 # (never a library's) says so.
 ONE_POINT_EACH = (
-    "gmm_clustering.py: warning: the fit is degenerate: component 0 holds 1.0 points (< 3); "
-    "use fewer components or --select, or --scale\n"
+    "gmm_clustering.py: warning: the fit is spurious: component 0 holds 1.0 points; a full "
+    "covariance in 2 dimensions needs 3; use fewer components or --select\n"
 )
 
 

@@ -4,9 +4,9 @@ Cluster sizes and full covariances, the clusters-by-classes table, the EM trace
 and its animation, several starts, the Bayesian mixture, the pairs and
 principal-component views, equal aspect, and the window a figure opens in.
 
-Every expected number comes from an independent computation: scikit-learn,
-numpy or scipy called here directly, or a count by hand; never the script's own
-helpers.  Figures are checked as objects (axes, titles, patches), not as pixels;
+Every expected number comes from an independent computation: scikit-learn (fitted
+here on the standardised columns and mapped back by hand, as the script fits), numpy or
+scipy called here directly, or a count by hand; never the script's own helpers.  Figures are checked as objects (axes, titles, patches), not as pixels;
 one PNG and one GIF are really rendered.
 """
 
@@ -27,6 +27,8 @@ from conftest import (
     ellipses,
     full_covariances,
     sklearn_fit,
+    standardised_fit,
+    standardised_units,
     write_table,
 )
 from matplotlib.backend_bases import FigureManagerBase
@@ -37,7 +39,7 @@ from sklearn.datasets import load_iris
 from sklearn.decomposition import PCA
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics.cluster import contingency_matrix
-from sklearn.mixture import BayesianGaussianMixture, GaussianMixture
+from sklearn.mixture import BayesianGaussianMixture
 
 SCREEN = (1366, 768)  # the smallest common laptop screen, in pixels
 
@@ -52,20 +54,23 @@ def sklearn_starts(n_init):
     """The n_init starts of `--n-init N --init random`, one scikit-learn fit per seed."""
     X, _ = blobs()
     return [
-        GaussianMixture(N_COMPONENTS, init_params="random", random_state=SEED + i).fit(X)
+        standardised_fit(X, N_COMPONENTS, init_params="random", random_state=SEED + i)
         for i in range(n_init)
     ]
 
 
 @functools.cache
 def sklearn_bayesian():
+    """The Dirichlet-process mixture of --bayesian --n-components 10, fitted here on the
+    standardised blobs (its weights do not depend on the units)."""
     X, _ = blobs()
+    center, scale = standardised_units(X)
     return BayesianGaussianMixture(
         n_components=10,
         weight_concentration_prior_type="dirichlet_process",
         max_iter=500,
         random_state=SEED,
-    ).fit(X)
+    ).fit((X - center) / scale)
 
 
 def one_figure(cli, figures, *argv):
@@ -117,7 +122,7 @@ def tiny_csv(tmp_path):
 
 def tiny_clusters():
     """The cluster ids scikit-learn gives groups A and B (the same fit as the script's)."""
-    labels = GaussianMixture(2, random_state=SEED).fit(tiny_table()).predict(tiny_table())
+    labels = standardised_fit(tiny_table(), 2).predict(tiny_table())
     (a,), (b,) = set(labels[:6]), set(labels[6:])  # each group is one cluster
     assert a != b
     return a, b
@@ -188,7 +193,7 @@ def test_confusion_rows_are_clusters_in_matched_class_order(cli, dataset):
     if dataset == "iris":
         iris = load_iris()
         X, y, names = iris.data, iris.target, list(iris.target_names)
-        labels = GaussianMixture(3, random_state=SEED).fit(X).predict(X)
+        labels = standardised_fit(X, 3).predict(X)
     else:
         X, y = blobs()
         names = [f"blob {c}" for c in range(4)]
@@ -211,7 +216,7 @@ def numbers(text):
 
 
 def test_parameters_print_components_and_the_confusion_table(cli, tmp_path):
-    model = GaussianMixture(2, random_state=SEED).fit(tiny_table())
+    model = standardised_fit(tiny_table(), 2)
     a, b = tiny_clusters()
     out = cli.output("--csv", tiny_csv(tmp_path), "--labels", "zone", "--parameters", "--no-plot")
     lines = out.splitlines()
@@ -239,7 +244,8 @@ def test_parameters_print_components_and_the_confusion_table(cli, tmp_path):
 def test_trace_is_scikit_learns_em_iteration_by_iteration(cli):
     # --random-state seeds the data too: these blobs are make_blobs(random_state=3).
     X, _ = blobs(random_state=3)
-    model = GaussianMixture(N_COMPONENTS, init_params="random", random_state=3).fit(X)
+    model = standardised_fit(X, N_COMPONENTS, init_params="random", random_state=3)
+    shift = model.log_scale_  # the log-likelihood of x is that of z minus this
     result = cli.json("--trace", "--init", "random", "--random-state", "3")
     trace = result["trace"]
     assert isinstance(trace, list)
@@ -247,17 +253,20 @@ def test_trace_is_scikit_learns_em_iteration_by_iteration(cli):
     assert len(trace) - 1 == result["n_iter"]
     assert np.all(np.diff(trace) >= -1e-9)  # EM never lowers the likelihood
     assert trace[-1] == pytest.approx(result["log_likelihood"], abs=1e-9)
-    # The same EM run by scikit-learn alone: its lower bounds are the trace before
-    # each M-step (the first one that of the start), its score the last value.
+    # The same EM run by scikit-learn alone on the standardised columns: its lower bounds
+    # (shifted to the data's units) are the trace before each M-step (the first one that
+    # of the start), its score the last value.
     assert result["n_iter"] == model.n_iter_
     assert trace[-1] == pytest.approx(model.score(X), abs=1e-9)
-    assert trace[-2] == pytest.approx(model.lower_bound_, abs=1e-9)
+    assert trace[-2] == pytest.approx(model.lower_bound_ - shift, abs=1e-9)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # one step: not converged
-        one_step = GaussianMixture(N_COMPONENTS, init_params="random", random_state=3, max_iter=1)
-        assert trace[0] == pytest.approx(one_step.fit(X).lower_bound_, abs=1e-9)
+        one_step = standardised_fit(
+            X, N_COMPONENTS, init_params="random", random_state=3, max_iter=1
+        )
+        assert trace[0] == pytest.approx(one_step.lower_bound_ - shift, abs=1e-9)
     if hasattr(model, "lower_bounds_"):  # scikit-learn >= 1.7 keeps every step
-        np.testing.assert_allclose(trace[:-1], model.lower_bounds_, rtol=0, atol=1e-9)
+        np.testing.assert_allclose(trace[:-1], np.array(model.lower_bounds_) - shift, atol=1e-9)
 
 
 def test_trace_figure_has_the_convergence_and_steps_panels(cli, tmp_path, captured_figures):
@@ -275,7 +284,7 @@ def test_trace_figure_has_the_convergence_and_steps_panels(cli, tmp_path, captur
 
 def test_trace_saved_as_gif_is_an_animation(cli, tmp_path):
     X, _ = blobs(n_samples=100)
-    n_iter = GaussianMixture(N_COMPONENTS, random_state=SEED).fit(X).n_iter_
+    n_iter = standardised_fit(X, N_COMPONENTS).n_iter_
     out = cli.output("--trace", "--n-samples", "100", "--save", "em.gif")
     assert f"Figure saved to {tmp_path / 'em.gif'}" in out.splitlines()
     with Image.open(tmp_path / "em.gif") as gif:
