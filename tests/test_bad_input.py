@@ -443,7 +443,8 @@ CASES = [
     bad(
         "csv read with the wrong delimiter",
         [*CSV, "--delimiter", ","],
-        "data.csv: no numeric column to fit (columns: x; y ;group)",
+        "data.csv: with --delimiter ',' the header is one column ('x; y ;group')",
+        "the file looks ';'-separated: drop --delimiter, or give that one",
         file="x; y ;group\n1.5;2.5;a\n3.5;4.5;b\n",
     ),
     *[
