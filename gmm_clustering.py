@@ -231,24 +231,40 @@ def make_blob_data(n_samples, centers, n_features, cluster_std, random_state):
     return Dataset(X, names, "make_blobs", y=y, class_names=classes, same_units=True)
 
 
-def fit_gmm(args, data, random_state=None):
+def fit_gmm(args, data, random_state=None, init=None):
     """EM as scikit-learn runs it: ``GaussianMixture`` with the options' k, type and start.
 
-    It starts from a k-means partition (--init), then alternates E- and M-steps
-    until the mean log-likelihood gains less than ``tol`` (1e-3) in an iteration.
     It runs on the columns centred and scaled to sd 1 (``Units``), so that the
     answer does not depend on the data's units; the mixture is mapped back.
+    EM starts from a partition (``start_of``: by default a model-based
+    hierarchical clustering, mclust's start), then alternates E- and M-steps
+    until the mean log-likelihood gains less than ``tol`` (1e-3) in an iteration.
     """
     from sklearn.mixture import GaussianMixture
 
     units = Units.of(data.X, args.covariance_type)
-    model = GaussianMixture(
-        n_components=n_components_wanted(data, args),
-        covariance_type=args.covariance_type,
-        init_params=args.init,
-        random_state=args.random_state if random_state is None else random_state,
-    )
-    return as_mixture(fitted(model, units.z(data.X)), units), Found()
+    Z, k = units.z(data.X), n_components_wanted(data, args)
+    seed = args.random_state if random_state is None else random_state
+    start = start_of(init or args.init, Z, k, args.covariance_type, seed)
+    model = GaussianMixture(k, covariance_type=args.covariance_type, random_state=seed, **start)
+    return as_mixture(fitted(model, Z), units), Found()
+
+
+def start_of(init, Z, k, covariance_type, random_state):
+    """Where EM starts, as GaussianMixture's arguments: scikit-learn's own starts (k-means,
+    random, ...), or "hierarchical": the first M-step from the tree's k clusters."""
+    if init != "hierarchical":
+        return {"init_params": init}
+    labels = hierarchical_starts(Z, k, random_state)[:, k - 1]
+    weights, means, covariances = m_step(Z, np.eye(k)[labels], covariance_type)
+    precisions = np.linalg.inv(covariances)  # the stored form of each type's precision:
+    stored = {
+        "full": precisions,
+        "tied": precisions[0],
+        "diag": np.diagonal(precisions, axis1=1, axis2=2),
+        "spherical": precisions[:, 0, 0],
+    }[covariance_type]
+    return {"weights_init": weights, "means_init": means, "precisions_init": stored}
 
 
 def as_mixture(model, units):
@@ -632,11 +648,11 @@ PATH = text("PATH")
 # ==========================================================================
 # Each option here replaces the plain fit; the first one given is used.
 
-INITS = ("kmeans", "k-means++", "random", "random_from_data")  # scikit-learn's init_params
+INITS = ("hierarchical", "kmeans", "k-means++", "random", "random_from_data")  # and sklearn's
 for flag, how, help in [
     ("--n-components", upto(1000), "components (default: classes, or 4)"),
     ("--covariance-type", choice(*COVARIANCE_TYPES), "shape of each component (default full)"),
-    ("--init", choice(*INITS), "how EM starts (default kmeans)"),
+    ("--init", choice(*INITS), "how EM starts (default: mclust's hierarchical clustering)"),
 ]:
     option(flag, how, help, MODEL)
 
@@ -724,7 +740,7 @@ def fit_bayesian(args, data):
     model = BayesianGaussianMixture(
         n_components=n_components_wanted(data, args),
         covariance_type=args.covariance_type,
-        init_params=args.init,
+        init_params="kmeans" if args.init == "hierarchical" else args.init,  # no partition here
         weight_concentration_prior_type="dirichlet_process",
         max_iter=500,
         n_init=args.n_init,
@@ -760,18 +776,26 @@ def fit_traced(args, data):
     from sklearn.mixture import GaussianMixture
 
     seed, found = args.random_state, Found()
+    init = args.init if given(args, "--init") else "random_from_data"
+    if not given(args, "--init"):  # the default start leaves EM little to show
+        found.lines.append(
+            "Note: EM starts from k points drawn at random (--init random_from_data): from the "
+            "default hierarchical start EM has little left to do; --init chooses another"
+        )
     if args.n_init > 1:
-        _, found = fit_starts(args, data)  # trace the best of the starts
+        _, starts = fit_starts(args, data, init)  # trace the best of the starts
+        found.results, found.lines = starts.results, starts.lines + found.lines
         seed = max(found.results["starts"], key=lambda s: s["log_likelihood"])["random_state"]
     units = Units.of(data.X, args.covariance_type)
     Z, shift = units.z(data.X), units.log_scale  # mean log-likelihood of x: that of z - shift
+    k = n_components_wanted(data, args)
     model = GaussianMixture(
-        n_components_wanted(data, args),
+        k,
         covariance_type=args.covariance_type,
-        init_params=args.init,
         max_iter=0,
         warm_start=True,
         random_state=seed,
+        **start_of(init, Z, k, args.covariance_type, seed),
     )
     fitted(model, Z)  # max_iter=0: scikit-learn's start, and no EM step yet
     frames = [(0, as_mixture(model, units))]
@@ -801,16 +825,23 @@ def fit_traced(args, data):
 
 
 @option(
-    "--n-init", upto(1000, 1), "EM starts, seeds SEED, SEED+1, ...: the best kept", MODEL, fits=True
+    "--n-init",
+    upto(1000, 1),
+    "N k-means (or --init) starts, seeds SEED, SEED+1, ...",
+    MODEL,
+    fits=True,
 )
-def fit_starts(args, data):
+def fit_starts(args, data, init=None):
     """--n-init N: N starts with seeds random_state, random_state + 1, ...; the best kept.
 
     Each start is a separate fit, so that any one of them can be repeated alone.
+    The default start is the same every time: these are k-means starts unless
+    --init names another random one.
     """
+    init = init or (args.init if args.init != "hierarchical" else "kmeans")
     starts, best = [], None
     for i in range(args.n_init):
-        mixture, _ = fit_gmm(args, data, args.random_state + i)
+        mixture, _ = fit_gmm(args, data, args.random_state + i, init)
         score = float(e_step(mixture, data.X)[0].mean())
         starts.append(
             {
@@ -2665,17 +2696,32 @@ def hierarchical_starts(Z, max_k, random_state):
     """Partitions for k = 1 .. max_k (column k - 1), from one model-based hierarchical tree.
 
     Above HC_MAX_SAMPLES points the tree is grown on a random sample and every
-    other point joins the nearest of its clusters.
+    other point joins the nearest of its clusters.  Above TREE_MAX_FEATURES
+    columns (where a d x d determinant per pair costs too much) the tree is
+    Ward's, scipy's: the same merges for round clusters of equal size.
     """
+    grow = model_based_tree if Z.shape[1] <= TREE_MAX_FEATURES else ward_tree
     if len(Z) <= HC_MAX_SAMPLES:
-        return model_based_tree(svd_transform(Z), max_k)
+        return grow(svd_transform(Z), max_k)
     sample = np.random.RandomState(random_state).choice(len(Z), HC_MAX_SAMPLES, replace=False)
-    cut = model_based_tree(svd_transform(Z[sample]), max_k)
+    cut = grow(svd_transform(Z[sample]), max_k)
     starts = np.empty((len(Z), max_k), dtype=int)
     for k in range(1, max_k + 1):
         centres = np.array([Z[sample][cut[:, k - 1] == j].mean(axis=0) for j in range(k)])
         starts[:, k - 1] = (-2 * Z @ centres.T + (centres**2).sum(axis=1)).argmin(axis=1)
     return starts
+
+
+TREE_MAX_FEATURES = 50
+
+
+def ward_tree(Z, max_k):
+    from scipy.cluster.hierarchy import fcluster, linkage
+
+    tree = linkage(Z, method="ward")
+    return np.column_stack(
+        [fcluster(tree, k, criterion="maxclust") - 1 for k in range(1, max_k + 1)]
+    )
 
 
 def svd_transform(Z):
@@ -2717,11 +2763,17 @@ def model_based_tree(Z, max_k, beta=1.0):
         shift = (size[a] * size[js] / l)[:, None, None] * gap[:, :, None] * gap[:, None, :]
         return l, W[a] + W[js] + shift, trace[a] + trace[js] + np.trace(shift, axis1=1, axis2=2)
 
-    own = cost(size, W, trace)
-    D = np.full((n, n), np.inf)  # the cost of merging each pair
-    for a in range(n - 1):
-        js = np.arange(a + 1, n)
-        D[a, js] = D[js, a] = cost(*merged(a, js)) - own[a] - own[js]
+    own = cost(size, W, trace)  # log(alpha beta) each
+    # The cost of merging each pair of single points: their scatter W = v v' / 2 (v their
+    # difference) has trace |v|^2 / 2, and |W / 2| = 0 unless d = 1.
+    half = ((Z[:, None, :] - Z[None, :, :]) ** 2).sum(axis=-1) / 2 if n * n * d < 5e7 else None
+    if half is None:  # too many pairs at once: the same, a row at a time
+        half = np.array([((Z - z) ** 2).sum(axis=1) / 2 for z in Z])
+    pair = np.log(beta * (half + alpha) / 2)
+    if d == 1:
+        pair = np.where(half > 0, np.logaddexp(np.log(np.maximum(half, 1e-300) / 2), pair), pair)
+    D = 2 * pair - 2 * own[0]
+    np.fill_diagonal(D, np.inf)
     partner = D.argmin(axis=1)
     best = D[np.arange(n), partner]
     labels, alive = np.arange(n), np.ones(n, dtype=bool)
@@ -2734,9 +2786,12 @@ def model_based_tree(Z, max_k, beta=1.0):
         a = int(np.argmin(best))
         b = int(partner[a])
         a, b = min(a, b), max(a, b)
-        l, Wab, tab = merged(a, np.array([b]))
-        mean[a] = (size[a] * mean[a] + size[b] * mean[b]) / l[0]
-        size[a], W[a], trace[a] = l[0], Wab[0], tab[0]
+        gap, l = mean[b] - mean[a], size[a] + size[b]
+        shift = size[a] * size[b] / l * np.outer(gap, gap)
+        W[a] += W[b] + shift
+        trace[a] += trace[b] + np.trace(shift)
+        mean[a] = (size[a] * mean[a] + size[b] * mean[b]) / l
+        size[a] = l
         own[a] = cost(size[a : a + 1], W[a : a + 1], trace[a : a + 1])[0]
         alive[b], D[b], D[:, b], best[b] = False, np.inf, np.inf, np.inf
         labels[labels == b] = a
