@@ -1702,6 +1702,7 @@ class Panel:
     draw_1d: Callable | None = None  # with one feature; for a panel off the plane, ``draw``
     text: bool = False  # a text panel: drawn last
     animation: Callable | None = None  # (ax, view) -> a matplotlib animation, in a window
+    lines: list[str] | None = None  # a text panel's lines, when made for its cell
 
     def __post_init__(self):
         if not self.plane and self.draw_1d is None:
@@ -1773,10 +1774,15 @@ def make_views(run, with_pairs=True):
         return view(np.zeros(1), np.ones((1, 1)), names[0], "density", False), []
     if d == 2:
         main = view(np.zeros(2), np.eye(2), names[0], names[1], run.data.same_units)
-    else:
+    elif run.data.same_units:
         W, share = principal_axes(X, args.random_state)
         pcs = [f"PC{i + 1} ({share[i]:.0%} of variance)" for i in (0, 1)]
         main = view(X.mean(axis=0), W, *pcs, True)
+    else:  # columns in different units: the components of the standardised columns
+        units = Units.of(X)
+        W, share = principal_axes(units.z(X), args.random_state)
+        pcs = [f"PC{i + 1} (standardised, {share[i]:.0%})" for i in (0, 1)]
+        main = view(units.center, W / units.scale[:, None], *pcs, True)
     pairs = []
     wants_pairs = args.view == "pairs" or args.view == "auto" and d <= PAIRS_MAX_FEATURES
     if with_pairs and d > 2 and wants_pairs:  # row i, column j: feature j across, i up
@@ -1823,12 +1829,26 @@ STAR = {"marker": "*", "markersize": 18, "color": "gold", "markeredgecolor": "bl
 
 
 def draw_marks(ax, view, kinds=tuple(MARK_STYLES)):
-    """Anomalies, predicted points and samples, when asked for."""
+    """Anomalies, predicted points (in their cluster's colour, numbered) and samples."""
     for name in kinds if view.run is not None else ():
         marked = view.run.marks(name)
-        if marked is not None:
-            points = view.points(marked)
-            ax.scatter(*points.T, label=f"{name} ({len(points)})", **MARK_STYLES[name])
+        if marked is None:
+            continue
+        points, style = view.points(marked), dict(MARK_STYLES[name])
+        if name == "predictions":
+            clusters = [p["cluster"] for p in view.run.results("predictions")]
+            style["c"] = [cluster_colors(len(view.weights))[c] for c in clusters]
+            for (x, y), c in zip(points, clusters):
+                ax.annotate(
+                    f"cluster {c}",
+                    (x, y),
+                    xytext=(6, 6),
+                    textcoords="offset points",
+                    fontsize="small",
+                    fontweight="bold",
+                    zorder=6,
+                )
+        ax.scatter(*points.T, label=f"{name} ({len(points)})", **style)
 
 
 def plot_uncertainty(ax, view):
@@ -1895,14 +1915,20 @@ def plot_kmeans_1d(ax, view, km_labels):
 def plot_density(ax, view):
     """Contours of the fitted log-density on the plane shown (the exact projection)."""
     pad = 0.1 * np.ptp(view.X2, axis=0)
-    lo, hi = view.X2.min(axis=0) - pad, view.X2.max(axis=0) + pad
-    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 120), np.linspace(lo[1], hi[1], 120))
+    data_lo, data_hi = view.X2.min(axis=0) - pad, view.X2.max(axis=0) + pad
+    lo, hi = data_lo, data_hi
+    if view.equal:  # equal axes widen one range to fit the panel: the grid reaches beyond
+        middle, half = (lo + hi) / 2, (hi - lo).max()
+        lo, hi = middle - half, middle + half
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 160), np.linspace(lo[1], hi[1], 160))
     plane = Mixture(view.weights, view.means2, view.covs2, "full")
     z = e_step(plane, np.c_[gx.ravel(), gy.ravel()])[0].reshape(gx.shape)
     levels = np.linspace(max(z.min(), z.max() - 12), z.max(), 13)
     cs = ax.contourf(gx, gy, z, levels=levels, cmap="Blues", extend="min")
     ax.figure.colorbar(cs, ax=ax, label="log-density")
     ax.scatter(*view.X2.T, s=4, c="black", alpha=0.4, linewidths=0)
+    ax.dataLim.set_points(np.array([data_lo, data_hi]))  # the limits: the data's, not the grid's
+    ax.autoscale_view()
     draw_marks(ax, view, ["anomalies"])
     anomalies = view.run.marks("anomalies") is not None
     view.label(ax, "Fitted log-density" + (" and lowest-density points" * anomalies))
@@ -1910,17 +1936,23 @@ def plot_density(ax, view):
         ax.legend(loc="best", fontsize="small")
 
 
-def plot_summary(ax, view):
-    ax.axis("off")
-    text = format_summary(view.run, explain=False)
-    ax.text(0, 1, text, va="top", family="monospace", fontsize="small", wrap=True)
-
-
 def plot_convergence(ax, view, trace):
-    """--trace: the mean log-likelihood after each EM iteration."""
-    ax.plot(range(len(trace)), trace, marker=".")
-    title = f"EM convergence: {len(trace) - 1} iterations"
-    ax.set(title=title, xlabel="iteration", ylabel="mean log-likelihood")
+    """--trace: how far each iteration's mean log-likelihood is from the final one.
+
+    On a log scale, so that the first steps (often thousands) and the last (below
+    the tolerance that stops EM) are both seen at their true size.
+    """
+    gap = trace[-1] - np.array(trace[:-1])
+    shown = gap > 0
+    ax.semilogy(np.arange(len(gap))[shown], gap[shown], marker=".")
+    ax.axhline(1e-3, color="gray", ls="--", lw=1, label="EM's tolerance (1e-3)")
+    rise = f"{trace[0]:.4g} to {trace[-1]:.4g}"
+    ax.set(
+        title=f"EM convergence: {len(trace) - 1} iterations, {rise}",
+        xlabel="iteration",
+        ylabel="final - this mean log-likelihood",
+    )
+    ax.legend(fontsize="small")
 
 
 def plot_em_steps(ax, view, frames):
@@ -2023,40 +2055,67 @@ def figure_title(run):
     )
 
 
-def build_figure(run, main, pairs):
-    """Lay out the panels the run asked for on one figure; return it and its axes by panel."""
-    import matplotlib.pyplot as plt
-
+def figure_panels(run, pairs):
+    """The run's panels in their order: the clusters (unless the pairs show them), what the
+    options drew, text last; those that cannot be drawn with one feature left out."""
     d = run.data.X.shape[1]
     panels = [p for f in run.found for p in f.panels]
     panels = [p for p in panels if not p.text] + [p for p in panels if p.text]
     if not pairs:
         panels.insert(0, Panel(plot_clusters, plane=True, draw_1d=plot_histogram_1d))
-    panels = [p for p in panels if (p.draw if d > 1 else p.draw_1d) is not None]
+    return [p for p in panels if (p.draw if d > 1 else p.draw_1d) is not None]
+
+
+DPI = 100
+SAVED_CELL = (6.4, 5.4)  # inches: a panel's cell in a saved figure
+PAIR_CELL = 1.6  # inches, at least: a cell of the pairs plot (labels on the outer edges only)
+CELL = (400, 290)  # pixels, at least: a panel's cell in a window (axes of about 250 x 180)
+LAPTOP = (1366, 768)  # the screen assumed where the backend does not say
+CHROME = (30, 150)  # pixels a window's frame, toolbar, title bar and the desktop's bars take
+CHAR, LINE = 6.9, 13.9  # pixels of a monospace character and line at the summary's size
+
+
+def build_figure(run, main, pairs):
+    """Every panel on one figure (a saved file): the pairs on top, the rest three a row."""
+    import matplotlib.pyplot as plt
+
+    panels = figure_panels(run, pairs)
     ncols = min(len(panels), 3) or 1
     nrows = math.ceil(len(panels) / ncols)
-    size = (max(6.4 * ncols, 3.2 * len(pairs)), 5.4 * nrows + 3.2 * len(pairs))
-    one_panel = len(panels) == 1 and not pairs  # fixed margins: no second layout pass
-    fig = plt.figure(figsize=size, layout=None if one_panel else "constrained")
-    if one_panel:
-        fig.subplots_adjust(left=0.11, right=0.97, bottom=0.1, top=0.83 if d > 1 else 0.88)
+    lines = summary_lines(run, SAVED_CELL[0] * DPI)
+    heights = [SAVED_CELL[1]] * nrows
+    if panels and panels[-1].text:  # the summary's row is as tall as its text
+        heights[-1] = max(heights[-1], len(lines) * LINE / DPI + 0.6)
+    pairs_height = max(PAIR_CELL, 3.2) * len(pairs)
+    size = (max(SAVED_CELL[0] * ncols, pairs_height), sum(heights) + pairs_height)
+    fig = plt.figure(figsize=size, layout="constrained", dpi=DPI)
     top = bottom = fig
     if pairs and panels:
-        top, bottom = fig.subfigures(2, 1, height_ratios=[3.2 * len(pairs), 5.4 * nrows])
+        top, bottom = fig.subfigures(2, 1, height_ratios=[pairs_height, sum(heights)])
     if pairs:
         draw_pairs(top, pairs)
-    axes = list(bottom.subplots(nrows, ncols, squeeze=False).flat) if panels else []
-    drawn = []
-    for ax, panel in zip(axes, panels):
-        (panel.draw if d > 1 else panel.draw_1d)(ax, main)
-        if main.equal and panel.plane:
-            ax.set_aspect("equal", adjustable="datalim")
+    if panels:
+        grid = bottom.add_gridspec(nrows, ncols, height_ratios=heights)
+        cells = [grid[i // ncols, i % ncols] for i in range(len(panels))]
+        draw_panels(bottom, run, main, panels, cells, lines)
+    title_figure(fig, run)
+    return fig
+
+
+def draw_panels(fig, run, main, panels, cells, lines=None):
+    """Each panel on its cell of a grid; [(panel, axes)]."""
+    d, drawn = run.data.X.shape[1], []
+    for panel, cell in zip(panels, cells):
+        ax = fig.add_subplot(cell)
+        if panel.text:
+            plot_summary(ax, panel.lines or lines)
+        else:
+            (panel.draw if d > 1 else panel.draw_1d)(ax, main)
+            if main.equal and panel.plane and ax.get_aspect() == "auto":
+                ax.set_aspect("equal", adjustable="datalim")
+            wrap_title(ax)
         drawn.append((panel, ax))
-    for ax in axes[len(panels) :]:
-        ax.set_visible(False)
-    if d > 1:
-        fig.suptitle(figure_title(run))
-    return fig, drawn
+    return drawn
 
 
 def draw_pairs(fig, pairs):
@@ -2079,7 +2138,143 @@ def draw_pairs(fig, pairs):
     axes[0, 0].set_title("GMM clusters" + pairs[0][0].subset_note)
 
 
-WINDOW_INCHES = (13, 6.8)  # a window's largest figure: a 1366 x 768 screen at 100 dpi
+def plot_pair(ax, _main, view):
+    """One pair of features as a panel of its own (a window too small for the whole grid)."""
+    plot_clusters(ax, view)
+    ax.set_title(f"{view.ylabel} against {view.xlabel}{view.subset_note}")
+
+
+def title_figure(fig, run):
+    if run.data.X.shape[1] > 1:
+        fig.suptitle(figure_title(run))
+
+
+def wrap_title(ax):
+    """A title no wider than its panel: wrapped at the characters that fit."""
+    import textwrap
+
+    width = ax.get_position().width * ax.figure.get_figwidth() * DPI  # in 100-dpi pixels
+    title = ax.get_title()
+    if title and len(title) * 7.5 > width:
+        ax.set_title(textwrap.fill(title, max(20, int(width / 7.5))))
+
+
+def summary_lines(run, width_px):
+    """The summary's text, wrapped to ``width_px`` pixels."""
+    import textwrap
+
+    chars = max(30, int(width_px / CHAR) - 2)
+    text = format_summary(run, explain=False)
+    return [part for line in text.splitlines() for part in textwrap.wrap(line, chars) or [""]]
+
+
+def plot_summary(ax, lines):
+    ax.axis("off")
+    ax.text(0, 1, "\n".join(lines), va="top", family="monospace", fontsize="small")
+
+
+def screen_of(fig):
+    """(width, height, pixels per figure pixel) of the screen the figure's window is on.
+
+    A laptop's 1366 x 768 where the backend does not say.  Tk scales a figure's
+    dpi by the screen's dots per inch over 96 when it shows the window.
+    """
+    window = getattr(fig.canvas.manager, "window", None)
+    with contextlib.suppress(Exception):  # Tk
+        scale = window.winfo_fpixels("1i") / 96
+        return window.winfo_screenwidth(), window.winfo_screenheight(), scale
+    with contextlib.suppress(Exception):  # Qt (its geometry is in its own logical pixels)
+        geometry = window.screen().availableGeometry()
+        return geometry.width(), geometry.height() + CHROME[1] // 2, 1.0
+    return (*LAPTOP, 1.0)
+
+
+def window_pages(run, main, pairs, area):
+    """The panels in pages that fit a window of ``area`` pixels: [(panels, rows, cols)].
+
+    A page holds as many cells of at least CELL pixels as fit; the pairs plot is
+    a page of its own if its cells fit, else one panel per pair; the summary
+    shares a page if its wrapped text fits a cell, else has pages of its own.
+    """
+    width, height = area
+    cols, rows = max(1, width // CELL[0]), max(1, height // CELL[1])
+    panels, pages = figure_panels(run, pairs), []
+    if pairs:
+        if len(pairs) * PAIR_CELL * DPI + 120 <= height:
+            pages.append(("pairs", 1, 1))
+        else:
+            views = [pairs[i][j] for i in range(len(pairs)) for j in range(i + 1)]
+            panels = [Panel(functools.partial(plot_pair, view=v), plane=True) for v in views] + [
+                Panel(p.draw, p.plane, p.draw_1d, p.text, p.animation) for p in panels
+            ]
+    text = [p for p in panels if p.text]
+    data = [p for p in panels if not p.text]
+    per_page = cols * rows
+    chunks = [data[i : i + per_page] for i in range(0, len(data), per_page)]
+    if text:
+        cell_lines = summary_lines(run, width / cols)
+        if chunks and len(chunks[-1]) < per_page and len(cell_lines) * LINE + 40 < height / rows:
+            chunks[-1].append(Panel(None, text=True, lines=cell_lines))
+        else:  # pages of their own, as many lines as fit
+            lines, fit = summary_lines(run, width - 40), max(5, int((height - 60) / LINE))
+            chunks += [
+                [Panel(None, text=True, lines=lines[i : i + fit])]
+                for i in range(0, len(lines), fit)
+            ]
+    for chunk in chunks:
+        c = min(cols, len(chunk))
+        pages.append((chunk, math.ceil(len(chunk) / c), c))
+    return pages
+
+
+def show_in_window(run, main, pairs):
+    """The figure in a window sized to the screen, in pages stepped through with keys."""
+    import matplotlib.pyplot as plt
+
+    fig = plt.figure(dpi=DPI, layout="constrained")
+    width, height, scale = screen_of(fig)
+    area = (width - CHROME[0], height - CHROME[1])
+    pages = window_pages(run, main, pairs, area)
+    if len(pages) == 1 and pages[0][0] != "pairs" and len(pages[0][0]) == 1:
+        size = (min(6.4 * DPI, area[0]), min(5.4 * DPI, area[1]))  # one panel: its usual size
+    else:
+        size = area
+    fig.set_size_inches(size[0] / (DPI * scale), size[1] / (DPI * scale))
+    shown = {"page": 0}
+
+    def draw(page):
+        fig.clear()
+        if getattr(fig, "animation", None) is not None:
+            fig.animation.event_source.stop()
+            fig.animation = None
+        panels, rows, cols = pages[page]
+        if panels == "pairs":
+            draw_pairs(fig, pairs)
+        else:
+            grid = fig.add_gridspec(rows, cols)
+            cells = [grid[i // cols, i % cols] for i in range(len(panels))]
+            for panel, ax in draw_panels(fig, run, main, panels, cells):
+                if panel.animation is not None:  # --trace: in a window the EM steps play
+                    ax.clear()
+                    fig.animation = panel.animation(ax, main)
+        title_figure(fig, run)
+        if len(pages) > 1:
+            fig.supxlabel(
+                f"page {page + 1} of {len(pages)}: n or PageDown for the next, "
+                "b or PageUp for the one before",
+                fontsize="small",
+            )
+        fig.canvas.draw_idle()
+
+    def key(event):
+        step = {"n": 1, "pagedown": 1, "b": -1, "pageup": -1}.get(event.key)
+        if step and 0 <= shown["page"] + step < len(pages):
+            shown["page"] += step
+            draw(shown["page"])
+
+    fig.canvas.mpl_connect("key_press_event", key)
+    draw(0)
+    return fig
 
 
 def show_or_save(run):
@@ -2094,22 +2289,16 @@ def show_or_save(run):
         fig, ax = plt.subplots(figsize=(6.4, 5.4), layout="constrained")
         em = next(p for f in run.found for p in f.panels if p.animation is not None)
         write = lambda f: em.animation(ax, main).save(f, writer=PillowWriter(fps=4), dpi=72)
-    else:
-        main, pairs = make_views(run)
-        fig, drawn = build_figure(run, main, pairs)
-        write = lambda f: fig.savefig(f, format=os.path.splitext(path)[1][1:].lower(), dpi=100)
+    elif path is not None:  # a file: every panel at once
+        fig = build_figure(run, *make_views(run))
+        write = lambda f: fig.savefig(f, format=os.path.splitext(path)[1][1:].lower(), dpi=DPI)
+    else:  # a window the size of the screen, in pages if need be (shown once all is printed)
+        fig = show_in_window(run, *make_views(run))
     if fig.canvas.manager is not None:  # the window's title names the run
         m = run.metrics
         name = f"{run.data.source}, {m['covariance_type']}, k={m['n_components']}"
         fig.canvas.manager.set_window_title(f"gmm_clustering: {name}")
-    if path is None:  # a window, shrunk to fit a 1366 x 768 screen (saved files keep their size)
-        width, height = fig.get_size_inches()
-        shrink = min(1, WINDOW_INCHES[0] / width, WINDOW_INCHES[1] / height)
-        fig.set_size_inches(width * shrink, height * shrink)
-        for panel, ax in drawn:  # --trace: in a window the EM steps play
-            if panel.animation is not None:
-                ax.clear()
-                fig.animation = panel.animation(ax, main)  # kept alive by the figure
+    if path is None:
         return Found()
     write_atomically(path, write, text=False)
     plt.close(fig)
