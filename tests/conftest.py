@@ -10,9 +10,10 @@ fitting and drawing; ``refused`` checks a refusal with both; ``captured_figures`
 Helpers (plain functions, ``from conftest import ...``): the script's default data and
 scikit-learn's fit of it, made here independently (``standardised_fit``: EM on the columns
 centred and scaled, as every fit of the script runs, mapped back to the data's units by
-hand); parameter counts and BIC from scikit-learn and scipy; R's mclust tables
-(``mclust_table``, ``mclust_data``); files written exactly (``write_file``, ``write_table``)
-and a folder's ``snapshot``.
+hand); parameter counts and BIC from scikit-learn and scipy; a mixture's log-densities and
+posteriors from scipy alone (``scipy_posteriors``); R's mclust tables (``mclust_table``,
+``mclust_data``); files written exactly (``write_file``, ``write_table``) and a folder's
+``snapshot``.
 """
 
 import functools
@@ -36,6 +37,7 @@ import sklearn.cluster
 import sklearn.datasets
 import sklearn.mixture
 from matplotlib.patches import Ellipse
+from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 from sklearn.datasets import make_blobs
 from sklearn.mixture import GaussianMixture
@@ -339,6 +341,19 @@ def sklearn_parameter_count(k, d, covariance_type):
     gmm = GaussianMixture(k, covariance_type=covariance_type, random_state=0).fit(X)
     assert gmm.converged_
     return round((gmm.bic(X) - gmm.aic(X)) / (math.log(len(X)) - 2))
+
+
+def scipy_posteriors(X, weights, means, covariances):
+    """(log p(x), posteriors p(j | x)) of every row of X under a mixture given as plain
+    numbers (k full covariances), from scipy.stats' densities and Bayes' rule alone."""
+    log_joint = np.column_stack(
+        [
+            math.log(w) + np.atleast_1d(multivariate_normal(m, c).logpdf(X))
+            for w, m, c in zip(weights, means, covariances)
+        ]
+    )
+    log_density = logsumexp(log_joint, axis=1)
+    return log_density, np.exp(log_joint - log_density[:, None])
 
 
 def bic_of(mixture, X):

@@ -2,9 +2,10 @@
 
 One table of every refusal.  Each row names the case, gives the command line, the file it
 reads (``data.csv`` in the test's own folder: its text or bytes, or a function that makes
-it) and the fragments its one line must hold: the value at fault and the way out.  Every
-row is also checked to begin no work (no fit, no figure, and no data generated unless the
-refusal comes from looking at the data) and to leave every file as it was.
+it; ``model.json`` for --model: a dict written as JSON, or text) and the fragments its one
+line must hold: the value at fault and the way out.  Every row is also checked to begin no
+work (no fit, no figure, and no data generated unless the refusal comes from looking at the
+data) and to leave every file as it was.
 
 Refusals that protect output files, and the other exit statuses (stdout closed or full,
 Ctrl-C), are in test_hostile.py.
@@ -13,6 +14,7 @@ Ctrl-C), are in test_hostile.py.
 from __future__ import annotations
 
 import io
+import json
 import os
 import sys
 from collections.abc import Callable
@@ -30,6 +32,7 @@ class Bad:
     fragments: tuple  # what the one line holds: the value at fault and the way out
     file: str | bytes | Callable | None = None  # data.csv: its content, or a function making it
     stdin: bytes | None = None  # what standard input holds (for --csv -)
+    model: dict | str | None = None  # model.json: a dict written as JSON, or its text
     looks_at_data: bool = False  # refused once the data is made (still before any fit)
 
 
@@ -64,6 +67,24 @@ def range_of(option, value, requirement):
 
 CSV = ["--csv", "data.csv"]
 FEW_ROWS = "use more data, fewer components or --columns"
+
+# A mixture as --save-model writes it, of SIX_ROWS's columns x and y (the rows below spoil it).
+MODEL = ["--model", "model.json"]
+GOOD_MODEL = {
+    "format": "gmm_clustering mixture",
+    "version": 1,
+    "columns": ["x", "y"],
+    "covariance_type": "full",
+    "weights": [0.5, 0.5],
+    "means": [[2.0, 2.0], [6.0, 6.0]],
+    "covariances": [[[1.0, 0.0], [0.0, 1.0]], [[2.0, 0.5], [0.5, 1.0]]],
+    "n_samples": 6,
+    "log_likelihood": -3.0,
+    "bic": 50.0,
+    "source": "data.csv",
+}
+NOT_A_MODEL = "--model model.json: not a model file saved by --save-model"
+UNUSABLE = "--model model.json: not a usable model"
 
 CASES = [
     # ----- numbers out of their range, or not numbers ---------------------------------
@@ -581,6 +602,82 @@ CASES = [
         "holds; add --scale",
         file=table(three_blobs() * [1.0, 1e151], ["x", "huge"]),
     ),
+    # ----- saved models that cannot be applied -------------------------------------------------
+    bad(
+        "model missing",
+        [*MODEL, *CSV],
+        "--model model.json: no such file; check the path",
+        file=SIX_ROWS,
+    ),
+    bad("model not json", [*MODEL, *CSV], NOT_A_MODEL, file=SIX_ROWS, model="x,y\n1,2\n"),
+    bad(
+        "model of another format",
+        [*MODEL, *CSV],
+        UNUSABLE,
+        "its \"format\" is not 'gmm_clustering mixture'",
+        file=SIX_ROWS,
+        model={**GOOD_MODEL, "format": "sklearn pickle"},
+    ),
+    bad(
+        "model of version 2",
+        [*MODEL, *CSV],
+        UNUSABLE,
+        "version 2; this script reads 1",
+        file=SIX_ROWS,
+        model={**GOOD_MODEL, "version": 2},
+    ),
+    bad(
+        "model covariance not positive definite",
+        [*MODEL, *CSV],
+        "--model model.json: a covariance is not positive definite",
+        file=SIX_ROWS,
+        model={**GOOD_MODEL, "covariances": [[[1.0, 2.0], [2.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]]]},
+    ),
+    bad(
+        "model column the csv lacks",
+        [*MODEL, *CSV],
+        "data.csv: no column named 'z' for --model",
+        "columns are x, y, name",
+        file=SIX_ROWS,
+        model={**GOOD_MODEL, "columns": ["x", "z"]},
+    ),
+    bad(
+        "model of three columns on two generated features",
+        MODEL,
+        "--model model.json has 3 columns (a, b, c); the data has 2 features",
+        "use --csv, or --n-features 3",
+        model={
+            **GOOD_MODEL,
+            "columns": ["a", "b", "c"],
+            "means": [[0.0] * 3, [5.0] * 3],
+            "covariances": [np.eye(3).tolist()] * 2,
+        },
+        looks_at_data=True,
+    ),
+    *[
+        bad(
+            f"model and {option}",
+            [*MODEL, *CSV, option, *values],
+            f"--model applies a saved mixture: drop {option}",
+            file=SIX_ROWS,
+            model=GOOD_MODEL,
+        )
+        for option, *values in [
+            ("--select",),
+            ("--n-components", "2"),
+            ("--covariance-type", "tied"),
+            ("--init", "kmeans"),
+            ("--scale",),
+        ]
+    ],
+    bad(
+        "model on standard input with anomalies and assignments",
+        [*MODEL, "--csv", "-", "--anomalies", "5", "--assignments", "a.csv"],
+        "--model with --anomalies and --assignments reads the table twice",
+        "give a file, not standard input",
+        stdin=SIX_ROWS.encode(),
+        model=GOOD_MODEL,
+    ),
 ]
 
 
@@ -590,6 +687,9 @@ def test_bad_input_is_one_line_on_stderr_and_exit_2(refused, no_work, tmp_path, 
         case.file(tmp_path / "data.csv")
     elif case.file is not None:
         write_file(tmp_path / "data.csv", case.file)
+    if case.model is not None:
+        text = case.model if isinstance(case.model, str) else json.dumps(case.model)
+        write_file(tmp_path / "model.json", text)
     if case.stdin is not None:
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(case.stdin)))
     no_work.data_allowed = case.looks_at_data

@@ -265,14 +265,14 @@ def test_predict_points_written_with_equals(cli):
     gmm = sklearn_fit()
     points = np.array([[0.0, 5.0], [-6.0, -6.0]])
     clusters, proba = gmm.predict(points), gmm.predict_proba(points)
-    result = cli.json(*predict_args)
+    result = cli.json(*predict_args, "--init", "kmeans")  # the start sklearn_fit makes
     assert len(result["predictions"]) == 2
     for p, point, cluster, row in zip(result["predictions"], points, clusters, proba):
         assert p["point"] == point.tolist()
         assert p["cluster"] == cluster
         assert sum(p["probabilities"]) == pytest.approx(1.0)
         np.testing.assert_allclose(p["probabilities"], row, atol=1e-9)
-    out = cli.output("--no-plot", *predict_args)
+    out = cli.output("--no-plot", *predict_args, "--init", "kmeans")
     for text, cluster, row in zip(("0,5", "-6,-6"), clusters, proba):
         posteriors = ", ".join(f"{q:.3f}" for q in row)
         assert f"Predict {text}: cluster {cluster} (posteriors {posteriors})" in out
@@ -301,7 +301,7 @@ def mixture_moments(gmm):
 
 def test_sample_2000_has_the_mixture_moments_and_is_shuffled(cli, tmp_path):
     gmm = sklearn_fit()
-    result = cli.json("--sample", "2000", "--sample-out", "samples.csv")
+    result = cli.json("--sample", "2000", "--sample-out", "samples.csv", "--init", "kmeans")
     assert result["sample"]["n"] == 2000
     assert result["sample"]["path"] == str(tmp_path / "samples.csv")
     header, S, component = read_samples(tmp_path / "samples.csv")
@@ -434,7 +434,7 @@ def test_scale_fits_standardised_data(cli):
     Z = (X - X.mean(axis=0)) / X.std(axis=0)
     gmm = standardised_fit(Z, 4)  # the standardised columns are already in their own units
     point = np.array([[0.0, 5.0]])
-    result = cli.json("--scale", "--predict", "0,5")
+    result = cli.json("--scale", "--predict", "0,5", "--init", "kmeans")
     assert result["scaled"] is True
     np.testing.assert_allclose(result["means"], gmm.means_, atol=1e-6)
     (p,) = result["predictions"]
