@@ -253,8 +253,8 @@ def fit_gmm(args, data, random_state=None, init=None):
 def start_of(init, Z, k, covariance_type, random_state):
     """Where EM starts, as GaussianMixture's arguments: scikit-learn's own starts (k-means,
     random, ...), or "hierarchical": the first M-step from the tree's k clusters."""
-    if init != "hierarchical":
-        return {"init_params": init}
+    if init != "hierarchical" or Z.shape[1] > TREE_MAX_FEATURES:  # wide data: k-means
+        return {"init_params": init if init != "hierarchical" else "kmeans"}
     labels = hierarchical_starts(Z, k, random_state)[:, k - 1]
     weights, means, covariances = m_step(Z, np.eye(k)[labels], covariance_type)
     precisions = np.linalg.inv(covariances)  # the stored form of each type's precision:
@@ -479,10 +479,17 @@ def format_summary(run, explain=True):
     notes = data.notes + [note for f in found for note in f.notes]
     lines += [f"Note: {note}" for note in notes] + [line for f in found for line in f.head]
     model = f"n_components={r['n_components']}, covariance_type='{r['covariance_type']}'"
+    estimator, converged = run.mixture.estimator, "yes" if r["converged"] else "NO"
+    converged += f" after {r['n_iter']} iterations"
+    if run.args.model:
+        estimator, converged = f"saved mixture {run.args.model} ", "n/a (applied, not fitted)"
+    log_likelihood = f"{r['log_likelihood']:.5f}"
+    if estimator == "BayesianGaussianMixture":  # not scikit-learn's score: say which it is
+        log_likelihood += " (of the mixture at the posterior means of its parameters)"
     values = {
-        "Model": f"{run.mixture.estimator}({model})",
-        "EM converged": f"{'yes' if r['converged'] else 'NO'} after {r['n_iter']} iterations",
-        "Log Likelihood": f"{r['log_likelihood']:.5f}",
+        "Model": f"{estimator}({model})",
+        "EM converged": converged,
+        "Log Likelihood": log_likelihood,
         "Silhouette Score": number_text(r["silhouette"]),
         "BIC": number_text(r["bic"], 3),
         "AIC": number_text(r["aic"], 3),
@@ -1133,7 +1140,7 @@ def show_assignments(run):
     if run.results("assignments") is not None:  # a saved model wrote them as it read the file
         return Found()
     anomalies = run.results("anomalies")
-    threshold = None if anomalies is None else anomalies["threshold"]
+    threshold = None if anomalies is None else anomalies["threshold"]  # None: no row flagged
     shift = data.scaler.log_scale if data.scaler is not None else 0.0  # to the data's own units
     kept = data.kept if data.kept is not None else np.ones(len(data.X), dtype=bool)
     classes = None
@@ -1142,7 +1149,7 @@ def show_assignments(run):
         classes[kept] = np.array(data.class_names, dtype=object)[data.y]
 
     def write(handle):
-        out = Assignments(handle, len(run.mixture.weights), data, threshold is not None)
+        out = Assignments(handle, len(run.mixture.weights), data, anomalies is not None)
         out.write(
             kept, run.log_density - shift, run.posteriors, classes, threshold, shift, data.row_ids
         )
@@ -1193,7 +1200,8 @@ class Assignments:
             columns.append(list(map(quoted, [""] * n if classes is None else classes)))
         if self.with_anomaly:
             column = np.full(n, "", dtype=object)
-            column[kept] = np.where(log_density + shift <= threshold, "1", "0")
+            flagged = False if threshold is None else log_density + shift <= threshold
+            column[kept] = np.where(flagged, "1", "0")
             columns.append(column)
         for start in range(0, n, 10_000):  # a slice at a time: the text of a batch is large
             rows = zip(*(column[start : start + 10_000] for column in columns))
@@ -2153,7 +2161,7 @@ def wrap_title(ax):
     """A title no wider than its panel: wrapped at the characters that fit."""
     import textwrap
 
-    width = ax.get_position().width * ax.figure.get_figwidth() * DPI  # in 100-dpi pixels
+    width = ax.bbox.width * DPI / ax.figure.dpi  # its cell, before the layout, in 100-dpi pixels
     title = ax.get_title()
     if title and len(title) * 7.5 > width:
         ax.set_title(textwrap.fill(title, max(20, int(width / 7.5))))
@@ -3209,18 +3217,19 @@ def backend_can_show(backend):
 def check_outputs(args, output):
     """Refuse an output that is the input, another output, or not a regular file."""
     outputs = [("--save", args.save), ("--sample-out", args.sample_out)]
+    outputs += [("--assignments", args.assignments), ("--save-model", args.save_model)]
     if output.path is not None and not args.save:
         outputs.append(("the figure", output.path))
     seen = []
     for option, path in [(option, path) for option, path in outputs if path]:
-        problem = output_problem(path, args.csv, seen)
+        problem = output_problem(path, [args.csv, args.model], seen)
         if problem:
             way_out = "" if option.startswith("--") else "; use --save PATH or --no-plot"
             raise UsageError(f"{option} {path}{problem}{way_out}")
         seen.append((option, path))
 
 
-def output_problem(path, csv_path, seen):
+def output_problem(path, inputs, seen):
     """What makes ``path`` unusable as an output (the words after its name), or None."""
     try:
         folder = os.path.dirname(os.path.abspath(path))
@@ -3233,8 +3242,9 @@ def output_problem(path, csv_path, seen):
         return ": is a directory; give a file name"
     if mode is not None and not stat.S_ISREG(mode):
         return ": is a device, FIFO or socket, not a file; choose another path"
-    if mode is not None and is_input(path, csv_path):
-        return f" is the input file ({csv_path}); choose another path"
+    for given_input in inputs:
+        if mode is not None and is_input(path, given_input):
+            return f" is the input file ({given_input}); choose another path"
     for other_option, other in seen:
         same = mode is not None and os.path.exists(other) and os.path.samefile(path, other)
         if same or os.path.abspath(other) == os.path.abspath(path):

@@ -459,15 +459,17 @@ def test_no_plot_does_not_import_matplotlib(cli, monkeypatch, tmp_path):
 
 @pytest.fixture
 def small_figure(monkeypatch):
-    """build_figure replaced by a cheap figure: these tests are about what happens next."""
+    """The figure (saved or in a window) replaced by a cheap one: these tests are about what
+    happens next."""
     built = []
 
     def fake_build_figure(*args, **kwargs):
         fig = plt.figure(figsize=(2, 2))
         built.append(fig)
-        return fig, []
+        return fig
 
     monkeypatch.setattr(gmm_clustering, "build_figure", fake_build_figure)
+    monkeypatch.setattr(gmm_clustering, "show_in_window", fake_build_figure)
     return built
 
 

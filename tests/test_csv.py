@@ -284,11 +284,17 @@ def test_plot_five_columns_on_principal_components(cli, tmp_path, captured_figur
     assert r["n_features"] == 5
     assert_png(tmp_path / "out.png")
     ax = captured_figures[0].axes[0]
-    # The shares of variance are the data's own.
-    eig = np.sort(np.linalg.eigvalsh(np.cov(X, rowvar=False)))[::-1]
+    # A CSV's columns need not share units: the components are those of the standardised
+    # columns, and the shares their correlation matrix's eigenvalues over its trace.
+    eig = np.sort(np.linalg.eigvalsh(np.corrcoef(X, rowvar=False)))[::-1]
     share = eig / eig.sum()
-    assert ax.get_xlabel() == f"PC1 ({share[0]:.0%} of variance)"
-    assert ax.get_ylabel() == f"PC2 ({share[1]:.0%} of variance)"
+    assert ax.get_xlabel() == f"PC1 (standardised, {share[0]:.0%})"
+    assert ax.get_ylabel() == f"PC2 (standardised, {share[1]:.0%})"
+    # ... and the points drawn are the data's scores on them (standardised with ddof 0).
+    Z = (X - X.mean(axis=0)) / X.std(axis=0)
+    _, _, Vt = np.linalg.svd(Z, full_matrices=False)
+    drawn = ax.collections[0].get_offsets()
+    np.testing.assert_allclose(np.abs(drawn), np.abs(Z @ Vt[:2].T), atol=1e-9)
 
 
 @pytest.mark.parametrize("k", [2, 3])

@@ -232,10 +232,6 @@ def test_model_summary_prints_no_criteria(cli, tmp_path):
     assert {"BIC: n/a", "AIC: n/a", "ICL: n/a"} <= set(lines)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: --model prints 'EM converged: yes after 0 iterations' (format_summary)",
-)
 def test_model_summary_says_em_was_not_run(cli, tmp_path):
     lines = cli.output(*apply_to_new_blobs(cli, tmp_path)).splitlines()
     assert "EM converged: n/a (applied, not fitted)" in lines
@@ -308,10 +304,6 @@ def test_anomaly_column_of_a_fit_flags_the_lowest_densities(cli, tmp_path):
     assert read_assignments(tmp_path / "a.csv")["anomaly"] == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: when PCT flags no row (threshold None) the anomaly column is left out",
-)
 def test_anomaly_column_is_written_when_no_row_is_flagged(cli, tmp_path):
     cli.output("--n-samples", 20, "--anomalies", 1, "--assignments", "a.csv", *QUIET)
     assert read_assignments(tmp_path / "a.csv")["anomaly"] == ["0"] * 20
@@ -352,8 +344,6 @@ def test_a_model_applied_in_many_batches_gives_the_one_batch_result(cli, tmp_pat
 # --------------------------------------------------------------------------
 # 7. The two new outputs get the output checks of --save (not yet: see the reasons)
 # --------------------------------------------------------------------------
-
-NOT_CHECKED = "bug: --assignments and --save-model are not in check_outputs (written anyway)"
 
 
 def _over_the_input(folder):
@@ -400,7 +390,6 @@ GOOD_MODEL = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason=NOT_CHECKED)
 @pytest.mark.parametrize(
     "setup",
     [

@@ -276,9 +276,15 @@ def test_trace_figure_has_the_convergence_and_steps_panels(cli, tmp_path, captur
     )
     trace = json.loads(out)["trace"]
     assert (tmp_path / "em.png").read_bytes()[:8] == PNG_MAGIC
+    # On a log scale: how far each iteration's mean log-likelihood is from the final one,
+    # beside a line at EM's tolerance (scikit-learn's 1e-3).
     convergence = titled(fig, "EM convergence")
-    [line] = convergence.get_lines()
-    np.testing.assert_allclose(line.get_ydata(), trace, rtol=0, atol=1e-12)
+    assert convergence.get_yscale() == "log"
+    curve, tolerance = convergence.get_lines()
+    gaps = trace[-1] - np.array(trace[:-1])
+    np.testing.assert_allclose(curve.get_ydata(), gaps[gaps > 0], rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(curve.get_xdata(), np.flatnonzero(gaps > 0))
+    assert set(tolerance.get_ydata()) == {1e-3}
     steps = titled(fig, "EM step by step")
     assert steps.get_title().startswith("EM step by step: iterations 0, ")
 
