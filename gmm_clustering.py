@@ -2163,8 +2163,8 @@ def wrap_title(ax):
 
     width = ax.bbox.width * DPI / ax.figure.dpi  # its cell, before the layout, in 100-dpi pixels
     title = ax.get_title()
-    if title and len(title) * 7.5 > width:
-        ax.set_title(textwrap.fill(title, max(20, int(width / 7.5))))
+    if title and len(title) * 7.5 > 0.8 * width:  # the layout may narrow the panel later
+        ax.set_title(textwrap.fill(title, max(20, int(0.8 * width / 7.5))))
 
 
 def summary_lines(run, width_px):
@@ -2448,13 +2448,40 @@ def run_and_print(argv):
         text = format_summary(run)
     try:
         print(text, flush=True)
+    except BrokenPipeError:  # the reader has gone (`| head`): nothing more to say
+        raise
     except OSError as exc:
         raise OutputLost(exc.strerror or exc) from None
     if output.path is None and not args.no_plot:  # a window: after the summary, until closed
-        import matplotlib.pyplot as plt
-
-        plt.show()
+        show_until_closed()
     return 0
+
+
+def show_until_closed():
+    """``plt.show()``, but Ctrl-C in the terminal closes the windows (and exits 130).
+
+    A window's event loop runs in C: a timer hands control back to Python every
+    0.2 s, so that the signal is seen, and the handler closes every figure.
+    """
+    import matplotlib.pyplot as plt
+
+    interrupted = []
+
+    def interrupt(*_):
+        interrupted.append(True)
+        plt.close("all")
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    timers = [plt.figure(num).canvas.new_timer(interval=200) for num in plt.get_fignums()]
+    for timer in timers:
+        timer.add_callback(lambda: None)
+        timer.start()
+    try:
+        plt.show()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if interrupted:
+        raise KeyboardInterrupt
 
 
 def show_progress(quiet):

@@ -452,3 +452,8 @@ def snapshot(folder):
             else:
                 state[entry.name] = ("special", stat.S_IFMT(st.st_mode))
     return state
+
+
+def title_of(ax):
+    """A panel's title as read: its words, whatever line breaks fit it to its panel."""
+    return " ".join(ax.get_title().split())

@@ -28,6 +28,7 @@ from conftest import (
     full_covariances,
     sklearn_fit,
     standardised_fit,
+    title_of,
     write_table,
 )
 from scipy.optimize import linear_sum_assignment
@@ -212,7 +213,7 @@ def test_plot_clusters_draws_known_ellipses():
             assert e.height == pytest.approx(n_sigma * height)
             if angle is not None:
                 assert angle_diff(e.angle, angle) == pytest.approx(0, abs=1e-6)
-    assert ax.get_title() == "GMM clusters"
+    assert title_of(ax) == "GMM clusters"
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("x label", "y label")
 
 
@@ -231,7 +232,7 @@ def test_each_covariance_type_draws_its_ellipses(cli, unrendered_figures, covari
     cli.output("--covariance-type", covariance_type, "--save", "fig.png")
     [fig] = unrendered_figures
     ax = fig.axes[0]
-    assert ax.get_title() == "GMM clusters"
+    assert title_of(ax) == "GMM clusters"
     assert (ax.get_xlabel(), ax.get_ylabel()) == ("feature 1", "feature 2")
     assert any(f"({covariance_type})" in t.get_text() for t in fig.texts)  # the suptitle
     drawn = ellipses(ax)

@@ -27,6 +27,7 @@ from conftest import (
     sklearn_fit,
     sklearn_parameter_count,
     standardised_fit,
+    title_of,
     write_table,
 )
 from sklearn.cluster import KMeans
@@ -510,7 +511,7 @@ def test_every_option_saves_a_real_png(cli, tmp_path, captured_figures, argv, ti
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]  # nothing else written
     (fig,) = captured_figures
     visible = [ax for ax in fig.axes if ax.get_visible()]
-    all_titles = [ax.get_title() for ax in visible]
+    all_titles = [title_of(ax) for ax in visible]
     for title in titles:
         assert any(t.startswith(title) for t in all_titles), (title, all_titles)
     all_legends = [text for ax in visible for text in legend_texts(ax)]
@@ -522,19 +523,19 @@ def test_report_draws_every_panel(cli, tmp_path, unrendered_figures):
     X, gmm = blobs()[0], sklearn_fit()
     out = cli.output("--report", "--max-components", "4", "--save", "out.png")
     (fig,) = unrendered_figures
-    panels = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
+    panels = [ax for ax in fig.axes if ax.get_visible() and title_of(ax)]
     assert len(panels) >= 5
     for title in REPORT_TITLES:
-        assert sum(ax.get_title().startswith(title) for ax in panels) == 1, title
+        assert sum(title_of(ax).startswith(title) for ax in panels) == 1, title
     # The BIC panel marks the fitted model (full, k = 4) at its BIC, computed here.
-    (bic_ax,) = [ax for ax in panels if ax.get_title().startswith("BIC")]
+    (bic_ax,) = [ax for ax in panels if title_of(ax).startswith("BIC")]
     (star,) = [line for line in bic_ax.get_lines() if line.get_label() == "this model"]
     assert star.get_xdata()[0] == 4
     assert star.get_ydata()[0] == pytest.approx(gmm.bic(X), abs=0.5)
     # The KMeans panel's numbers are KMeans', computed here.
     km = KMeans(4, n_init=1, random_state=SEED).fit(X)
-    (km_ax,) = [ax for ax in panels if ax.get_title().startswith("KMeans")]
-    assert f"silhouette {silhouette_score(X, km.labels_):.3f}" in km_ax.get_title()
+    (km_ax,) = [ax for ax in panels if title_of(ax).startswith("KMeans")]
+    assert f"silhouette {silhouette_score(X, km.labels_):.3f}" in title_of(km_ax)
     # --report without --select keeps the asked-for model and prints no selection table.
     assert "Model: GaussianMixture(n_components=4, covariance_type='full')" in out
     assert "Selected:" not in out

@@ -33,6 +33,7 @@ from conftest import (
     sklearn_fit,
     sklearn_parameter_count,
     standardised_fit,
+    title_of,
     write_table,
 )
 from scipy.special import logsumexp
@@ -304,7 +305,7 @@ def test_report_puts_this_model_on_its_curve(cli, unrendered_figures):
     }
     # The star drawn on the BIC panel sits on the "full" curve at k = 4.
     (fig,) = unrendered_figures
-    (ax,) = [a for a in fig.axes if a.get_title().startswith("BIC by number of components")]
+    (ax,) = [a for a in fig.axes if title_of(a).startswith("BIC by number of components")]
     lines = {line.get_label(): line for line in ax.get_lines()}
     star_y = lines["this model"].get_ydata()[0]
     full_x, full_y = list(lines["full"].get_xdata()), lines["full"].get_ydata()

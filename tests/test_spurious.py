@@ -25,6 +25,7 @@ from conftest import (
     mclust_data,
     rounded_with_repeated_values,
     select_model,
+    title_of,
     write_table,
 )
 
@@ -375,7 +376,7 @@ def test_the_criterion_panel_draws_set_aside_fits_as_crosses(cli, tmp_path, unre
     )
     rows = json.loads(out)["selection"]
     (fig,) = unrendered_figures
-    (ax,) = [a for a in fig.axes if a.get_title().startswith("BIC by number of components")]
+    (ax,) = [a for a in fig.axes if title_of(a).startswith("BIC by number of components")]
     curves = {line.get_label(): line for line in ax.get_lines() if line.get_marker() == "o"}
     crosses = [line for line in ax.get_lines() if line.get_marker() == "x"]
     assert crosses

@@ -29,6 +29,7 @@ from conftest import (
     sklearn_fit,
     standardised_fit,
     standardised_units,
+    title_of,
     write_table,
 )
 from matplotlib.backend_bases import FigureManagerBase
@@ -82,8 +83,8 @@ def one_figure(cli, figures, *argv):
 
 def titled(fig, prefix):
     """The one visible axes whose title starts with prefix."""
-    found = [ax for ax in fig.axes if ax.get_visible() and ax.get_title().startswith(prefix)]
-    assert len(found) == 1, [ax.get_title() for ax in fig.axes]
+    found = [ax for ax in fig.axes if ax.get_visible() and title_of(ax).startswith(prefix)]
+    assert len(found) == 1, [title_of(ax) for ax in fig.axes]
     return found[0]
 
 
@@ -286,7 +287,7 @@ def test_trace_figure_has_the_convergence_and_steps_panels(cli, tmp_path, captur
     np.testing.assert_array_equal(curve.get_xdata(), np.flatnonzero(gaps > 0))
     assert set(tolerance.get_ydata()) == {1e-3}
     steps = titled(fig, "EM step by step")
-    assert steps.get_title().startswith("EM step by step: iterations 0, ")
+    assert title_of(steps).startswith("EM step by step: iterations 0, ")
 
 
 def test_trace_saved_as_gif_is_an_animation(cli, tmp_path):
@@ -421,8 +422,8 @@ def test_view_pca_draws_the_principal_components(cli, unrendered_figures, d):
         unrendered_figures,
         *("--n-features", d, "--view", "pca", "--init", "kmeans", "--save", "p.png"),
     )
-    [ax] = [ax for ax in fig.axes if ax.get_visible() and ax.get_title()]
-    assert ax.get_title() == "GMM clusters"
+    [ax] = [ax for ax in fig.axes if ax.get_visible() and title_of(ax)]
+    assert title_of(ax) == "GMM clusters"
     assert ax.get_xlabel() == f"PC1 ({pca.explained_variance_ratio_[0]:.0%} of variance)"
     assert ax.get_ylabel() == f"PC2 ({pca.explained_variance_ratio_[1]:.0%} of variance)"
     # The points are the data projected on the two components (each up to its sign).
