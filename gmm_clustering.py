@@ -92,10 +92,42 @@ import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-try:
-    import numpy as np
-except ModuleNotFoundError:  # main() says what to install, in one line
-    np = None
+ADDRESS_SPACE_NEEDED = 768 << 20  # numpy, scipy, scikit-learn and matplotlib (0.5 GB measured)
+
+
+def memory_limit():
+    """(bytes, what they are): the machine's memory, or the address-space limit if lower."""
+    total, where = None, "this machine has"
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    with contextlib.suppress(ImportError, ValueError, OSError):
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit != resource.RLIM_INFINITY and (total is None or limit < total):
+            total, where = limit, "ulimit -v allows"
+    return total, where
+
+
+def gigabytes(n_bytes):
+    """A size as people say it: '0.81 GB', '4.8 GB', '30 MB'."""
+    if n_bytes < 1e9:
+        return f"{n_bytes / 1e9:.2f} GB" if n_bytes >= 1e8 else f"{n_bytes / 1e6:.0f} MB"
+    return f"{n_bytes / 1e9:.1f} GB"
+
+
+def address_space_too_small():
+    """Whether ``ulimit -v`` leaves too little room for the libraries."""
+    total, where = memory_limit()
+    return where.startswith("ulimit") and total < ADDRESS_SPACE_NEEDED
+
+
+np = None  # without room for numpy's BLAS (it would end the process from C), main() says so
+if not address_space_too_small():
+    try:
+        import numpy as np
+    except ModuleNotFoundError:  # main() says what to install, in one line
+        pass
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 DEFAULT_N_COMPONENTS = 4  # when the data has no known classes to count
@@ -110,6 +142,10 @@ progress = logging.getLogger("gmm_clustering")  # a long sweep's progress (see m
 
 class UsageError(Exception):
     """Bad input: reported as one line on stderr with exit status 2."""
+
+
+class NotDelivered(UsageError):
+    """An output that could not be written (a full disk, a folder gone): exit status 1."""
 
 
 # ==========================================================================
@@ -181,6 +217,7 @@ class Mixture:
     converged: bool = True
     n_iter: int = 0
     estimator: str = "GaussianMixture"
+    units: Units | None = None  # the units EM ran in (where reg_covar was added), if fitted
 
 
 @dataclass
@@ -284,6 +321,7 @@ def as_mixture(model, units):
         bool(model.converged_),
         int(model.n_iter_),
         type(model).__name__,
+        units,
     )
 
 
@@ -588,7 +626,7 @@ def fit_model(args, data):
     mixture, found = fit(args, data)
     found.results = {"estimator": mixture.estimator, **found.results}
     if "degenerate" not in found.results:  # one maximum-likelihood candidate: checked
-        units = Units.of(data.X, mixture.covariance_type)  # the units it was fitted in
+        units = mixture.units  # the units it was fitted in
         covs = mixture.covariances / np.outer(units.scale, units.scale)
         n_points = mixture.weights * len(data.X)
         reason = spurious_component(n_points, covs, mixture.covariance_type, data.feature_names)
@@ -1112,8 +1150,11 @@ def draw_samples(mixture, n_samples, random_state):
 
 
 def write_samples(handle, X_new, component, feature_names):
+    """The --sample-out CSV: the features, then each point's component (a name of its own)."""
     writer = csv.writer(handle)
-    writer.writerow([*feature_names, "component"])
+    names = itertools.chain(["component"], (f"component_{i}" for i in itertools.count(2)))
+    column = next(name for name in names if name not in feature_names)
+    writer.writerow([*feature_names, column])
     for row, comp in zip(X_new, component):
         writer.writerow([*(repr(float(v)) for v in row), int(comp)])
 
@@ -2385,9 +2426,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):  # a terminal that cannot show a name: escapes
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    logging.getLogger("matplotlib").setLevel(logging.ERROR)  # its notes (a config folder it
+    # cannot write, PostScript's transparency) are not the user's business: ours say what matters
+    handlers = {}
     if threading.current_thread() is threading.main_thread():
+        handlers = {
+            sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+        }
         signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C: KeyboardInterrupt
+        signal.signal(signal.SIGTERM, ended_by_signal)  # a temporary file is never left behind
+        signal.signal(signal.SIGHUP, ended_by_signal)
     try:
+        if address_space_too_small():  # BLAS would end the process, or spin
+            total, where = memory_limit()
+            need = f"the libraries alone need about {gigabytes(ADDRESS_SPACE_NEEDED)}"
+            return fail(f"not enough memory: {where} {gigabytes(total)} and {need}", 1)
         if np is None:
             raise ModuleNotFoundError(name="numpy")
         with warnings.catch_warnings(), np.errstate(all="ignore"):
@@ -2398,12 +2451,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         install = "install the requirements: python3 -m pip install -r requirements.txt"
         return fail(f"the package {name!r} is not installed; {install}", 1)
     except UsageError as exc:
-        return fail(str(exc), EXIT_USAGE)
+        return fail(str(exc), 1 if isinstance(exc, NotDelivered) else EXIT_USAGE)
     except KeyboardInterrupt:
         print("gmm_clustering.py: interrupted", file=sys.stderr)
         return 130
     except MemoryError:
-        return fail("not enough memory; use a smaller --n-samples or --n-features", EXIT_USAGE)
+        total, where = memory_limit()
+        room = f" ({where} {gigabytes(total)})" if total else ""
+        return fail(f"not enough memory{room}; use smaller data or fewer components", 1)
     except (BrokenPipeError, OutputLost) as exc:  # `... | head -c 100`, or a full disk
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to flush
         reader_left = isinstance(exc, BrokenPipeError)  # nothing to say: the reader has gone
@@ -2415,6 +2470,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             tb = tb.tb_next
         what = f"{type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
         return fail(f"internal error ({what}, gmm_clustering.py line {line}); please report it", 1)
+    finally:
+        for sig, handler in handlers.items():  # as they were (main may be called again)
+            signal.signal(sig, handler)
 
 
 class OutputLost(Exception):
@@ -2422,7 +2480,9 @@ class OutputLost(Exception):
 
 
 def fail(message, status):
-    print(f"gmm_clustering.py: error: {message}", file=sys.stderr)
+    """One line on stderr: control characters in it (a name with a line break) escaped."""
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+    print(f"gmm_clustering.py: error: {line}", file=sys.stderr)
     return status
 
 
@@ -3176,15 +3236,12 @@ def native_threads():
 
 
 def check_memory(n_bytes, what):
-    """Refuse, before any work, a size the machine cannot hold."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return
-    if n_bytes > total:
+    """Refuse, before any work, a size the machine (or the process's limit) cannot hold."""
+    total, where = memory_limit()
+    if total is not None and n_bytes > total:
         raise UsageError(
-            f"{what} needs about {n_bytes / 1e9:.1f} GB of memory and this machine "
-            f"has {total / 1e9:.1f} GB; use smaller numbers"
+            f"{what} needs about {gigabytes(n_bytes)} of memory and {where} "
+            f"{gigabytes(total)}; use smaller numbers"
         )
 
 
@@ -3267,6 +3324,10 @@ def output_problem(path, inputs, seen):
     mode = os.stat(path).st_mode if os.path.exists(path) else None  # None: a new file
     if mode is not None and stat.S_ISDIR(mode):
         return ": is a directory; give a file name"
+    if mode is not None and stat.S_ISREG(mode) and not mode & stat.S_IWUSR:
+        return (
+            f" is read-only (mode {stat.S_IMODE(mode):o}); make it writable or choose another path"
+        )
     if mode is not None and not stat.S_ISREG(mode):
         return ": is a device, FIFO or socket, not a file; choose another path"
     for given_input in inputs:
@@ -3293,13 +3354,25 @@ def is_input(path, csv_path):
     return os.path.exists(csv_path) and os.path.samefile(path, csv_path)
 
 
+PENDING = set()  # temporary files being written: removed if a signal ends the run
+
+
 def write_atomically(path, write, text=True):
     """Write through ``write(handle)`` to a temporary file beside ``path``, then rename it.
 
-    A failure leaves any earlier file at ``path`` as it was.  Text is UTF-8.
+    ``text``: a text handle, UTF-8; else ``write`` gets a binary buffer, or (a gif,
+    which its writer needs by name) the temporary file's path.  A failure, or a
+    signal that ends the run, leaves any earlier file at ``path`` as it was.
     """
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".gmm-", suffix=os.path.splitext(path)[1], dir=folder)
+    try:
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(prefix=".gmm-", suffix=os.path.splitext(path)[1], dir=folder)
+    except OSError as exc:  # the folder was deleted or made read-only since the checks
+        why = "its folder is gone" if not os.path.isdir(folder) else exc.strerror
+        raise NotDelivered(
+            f"{path}: cannot write ({why}); nothing was written; choose another path"
+        ) from None
+    PENDING.add(tmp)
     try:
         umask = os.umask(0)  # mkstemp makes the file private: give it a new file's mode
         os.umask(umask)
@@ -3307,13 +3380,18 @@ def write_atomically(path, write, text=True):
         if text:
             with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
                 write(handle)
-        else:  # matplotlib writes by file name (an animation cannot take a handle)
+        elif path.lower().endswith(".gif"):
             os.close(fd)
             write(tmp)
+        else:  # through memory: a writer never sees the temporary name (svgz would keep it)
+            buffer = io.BytesIO()
+            write(buffer)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(buffer.getbuffer())
         os.replace(tmp, path)
     except OSError as exc:
         os.unlink(tmp)
-        raise UsageError(
+        raise NotDelivered(
             f"{path}: cannot write ({exc.strerror or exc}); the old file, if any, is unchanged"
         ) from None
     except BaseException as exc:
@@ -3324,6 +3402,18 @@ def write_atomically(path, write, text=True):
             f"{path}: matplotlib could not write it ({type(exc).__name__}: "
             f"{' '.join(str(exc).split())[:200]})"
         ) from None
+    finally:
+        PENDING.discard(tmp)
+
+
+def ended_by_signal(signum, _frame):
+    """SIGTERM or SIGHUP: the temporary file being written removed, one line, 128 + signum."""
+    for tmp in list(PENDING):
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+    name = {signal.SIGTERM: "terminated"}.get(signum, "hung up")
+    print(f"gmm_clustering.py: {name}", file=sys.stderr)
+    os._exit(128 + signum)
 
 
 # ==========================================================================
@@ -3440,7 +3530,7 @@ def open_input(path):
     """The bytes of --csv: standard input, a file or a named pipe; never a device or folder."""
     if path == "-":
         if sys.stdin is None or sys.stdin.closed:
-            raise UsageError("standard input is closed; give a file, or pipe the table in")
+            raise UsageError("it is closed; give a file, or pipe the table in")
         return sys.stdin.buffer
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO without writer: no hang

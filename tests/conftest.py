@@ -116,6 +116,17 @@ class Cli:
         assert err.startswith(ERROR), err
         return err[:-1]
 
+    def undelivered(self, *argv):
+        """The one-line error of a run whose output could not be delivered: exit 1
+        (the input was fine; what was printed before the failure stays printed),
+        exactly one line on stderr starting "gmm_clustering.py: error: "."""
+        rc, out, err = self.run(*argv)
+        assert rc == 1, (rc, out, err)
+        assert "Traceback" not in err
+        assert err.endswith("\n") and err.count("\n") == 1, repr(err)
+        assert err.startswith(ERROR), err
+        return err[:-1]
+
 
 @pytest.fixture
 def cli(capsys):
