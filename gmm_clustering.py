@@ -2331,6 +2331,8 @@ def show_or_save(run):
     import matplotlib.pyplot as plt
 
     args, path = run.args, run.output.path
+    if args.explore:  # the explorer's window is the figure
+        return Found()
     if path is not None and path.lower().endswith(".gif"):  # --trace: the animation alone
         from matplotlib.animation import PillowWriter
 
@@ -2356,6 +2358,291 @@ def show_or_save(run):
         results={"figure": os.path.abspath(path)},
         lines=[f"Figure saved to {os.path.abspath(path)}{note}"],
     )
+
+
+# ==========================================================================
+# EM you can drive: --explore
+# ==========================================================================
+# Why this exists: EM clicks for a learner when they press the steps
+# themselves.  The window holds the data (its first two features) and a
+# mixture at a start; keys run the lesson's own ``e_step`` and ``m_step``
+# (the formulas of the docstring), change k or the covariance type, restart;
+# clicks add and remove points.  EM runs on the columns standardised once at
+# the start (added points use the same units); everything shown is in the
+# data's units.
+
+EXPLORE_MAX_POINTS = 2_000  # a random sample above this: every key reruns an E-step
+EXPLORE_MAX_K = 10  # the colours stay distinct
+EXPLORE_TOL = 1e-3  # the change of the mean log-likelihood that ends a run (scikit-learn's tol)
+EXPLORE_MAX_ITER = 500
+EXPLORE_KEYS = (
+    "e: E-step   m: M-step   space: one iteration   enter: run to convergence   q: close\n"
+    "+/-: k   t: covariance type   r: random restart   k: k-means restart   "
+    "click: add a point   right-click: remove the nearest"
+)
+NO_WINDOW = (
+    "--explore is interactive and no window can open here (matplotlib backend {!r}); "
+    "run it on a desktop, or see EM replayed with --trace --save em.gif"
+)
+
+
+@option(
+    "--explore",
+    FLAG,
+    "drive EM in the window: keys for E- and M-steps, k, restarts; clicks add points",
+    SHOW,
+    excludes={
+        "--no-plot": "--explore opens a window: drop --no-plot",
+        "--save": "--explore opens a window, it saves nothing: drop --save",
+        "--model": ONE_MODEL.format("--explore"),
+    },
+)
+def explore(run):
+    """--explore: the explorer's window, on the data's first two features."""
+    data, args = run.data, run.args
+    if data.X.shape[1] < 2:
+        raise UsageError("--explore draws two features and the data has one; use --trace")
+    X, found = data.X[:, :2], Found()
+    names = data.feature_names[:2]
+    if len(X) > EXPLORE_MAX_POINTS:
+        keep = np.random.default_rng(args.random_state).choice(len(X), EXPLORE_MAX_POINTS, False)
+        X = X[np.sort(keep)]
+        found.notes.append(f"--explore runs EM on a random sample of {EXPLORE_MAX_POINTS:,} points")
+    k = min(len(run.mixture.weights), EXPLORE_MAX_K, len(X))
+    Explorer(X, names, k, args.covariance_type, args.random_state, equal=data.same_units)
+    more = f" (of {data.X.shape[1]}; --columns chooses)" if data.X.shape[1] > 2 else ""
+    found.lines.append(
+        f"Explore: EM from a random start on {names[0]} and {names[1]}{more}; "
+        "the keys are at the bottom of the window"
+    )
+    return found
+
+
+class Explorer:
+    """The window of --explore: a mixture, the learner's keys and clicks, what EM did.
+
+    ``state`` is the mixture (in standardised units), the last E-step's
+    posteriors, the iteration, and the mean log-likelihood after each step
+    (``curve``).  Each key is one method; ``draw`` shows the state.
+    """
+
+    def __init__(self, X, names, k, covariance_type, random_state, equal=False, figure=None):
+        import matplotlib.pyplot as plt
+
+        self.equal = equal  # both features in one unit: circles drawn round
+        self.units = Units.of(X)  # fixed for the session: an added point is in the same units
+        self.Z, self.names, self.k, self.type = self.units.z(X), names, k, covariance_type
+        self.rng = np.random.default_rng(random_state)
+        self.fig = figure or plt.figure(dpi=DPI, layout="constrained")
+        width, height, scale = screen_of(self.fig)
+        size = (min(1100, width - CHROME[0]), min(640, height - CHROME[1]))
+        self.fig.set_size_inches(size[0] / (DPI * scale), size[1] / (DPI * scale))
+        grid = self.fig.add_gridspec(1, 2, width_ratios=(2.4, 1))
+        self.ax, self.curve_ax = self.fig.add_subplot(grid[0]), self.fig.add_subplot(grid[1])
+        self.fig.supxlabel(EXPLORE_KEYS, fontsize="small")
+        self.timer = self.fig.canvas.new_timer(interval=120)
+        self.timer.add_callback(self.tick)
+        self.running = False
+        manager = self.fig.canvas.manager
+        if getattr(manager, "key_press_handler_id", None) is not None:  # our keys, not pan/zoom's
+            self.fig.canvas.mpl_disconnect(manager.key_press_handler_id)
+        self.fig.canvas.mpl_connect("key_press_event", self.key)
+        self.fig.canvas.mpl_connect("button_press_event", self.click)
+        if manager is not None:
+            manager.set_window_title("gmm_clustering: explore EM")
+        self.fig.explorer = self  # kept alive as long as its window
+        self.restart("random")
+
+    # -- the state ---------------------------------------------------------
+
+    def restart(self, how):
+        """A new start: k random points as means, each with the data's own spread; or
+        the first M-step from k-means' clusters."""
+        from sklearn.cluster import KMeans
+
+        Z, k = self.Z, min(self.k, len(self.Z))
+        if how == "k-means":
+            seed = int(self.rng.integers(2**31))
+            labels = KMeans(k, n_init=1, random_state=seed).fit(Z).labels_
+            weights, means, covariances = m_step(Z, np.eye(k)[labels], self.type)
+        else:
+            means = Z[self.rng.choice(len(Z), k, replace=False)]
+            spread = np.atleast_2d(np.cov(Z.T, bias=True)) + 1e-6 * np.eye(Z.shape[1])
+            weights, covariances = np.full(k, 1 / k), self.shaped(np.repeat(spread[None], k, 0))
+        self.mixture = Mixture(weights, means, covariances, self.type)
+        self.posteriors, self.iteration, self.running = None, 0, False
+        self.curve, self.changes = [self.log_likelihood()], []
+        self.message = f"{how} start: press e for the E-step"
+        self.draw()
+
+    def shaped(self, covariances):
+        """Full matrices made of the covariance type's shape (the start's spread)."""
+        d = covariances.shape[-1]
+        if self.type == "diag":
+            return covariances * np.eye(d)
+        if self.type == "spherical":
+            return np.trace(covariances, axis1=1, axis2=2)[:, None, None] / d * np.eye(d)
+        return covariances
+
+    def log_likelihood(self):
+        """The mean log-likelihood of the current mixture on the data, in the data's units."""
+        log_density, _ = e_step(self.mixture, self.Z)
+        return float(log_density.mean()) - self.units.log_scale
+
+    def criteria(self):
+        n, d = self.Z.shape
+        ll, k = self.curve[-1] * n, len(self.mixture.weights)
+        return criteria(ll, 0.0, n, k, self.type, d)
+
+    # -- the keys ----------------------------------------------------------
+
+    def e(self):
+        """E-step: each point's posteriors under the current mixture."""
+        _, self.posteriors = e_step(self.mixture, self.Z)
+        self.message = "E-step: each point coloured by its posteriors (faded: uncertain)"
+
+    def m(self):
+        """M-step: weights, means and covariances from the posteriors."""
+        if self.posteriors is None:
+            self.message = "the M-step needs posteriors: press e (the E-step) first"
+            return False
+        weights, means, covariances = m_step(self.Z, self.posteriors, self.type)
+        self.mixture = Mixture(weights, means, covariances, self.type)
+        self.iteration += 1
+        self.curve.append(self.log_likelihood())
+        self.message = "M-step: weights, means and covariances from the posteriors"
+        return True
+
+    def iterate(self):
+        """One EM iteration (E then M); whether it has converged."""
+        self.e()
+        self.m()
+        self.message = f"iteration {self.iteration}: an E-step and an M-step"
+        converged = abs(self.curve[-1] - self.curve[-2]) < EXPLORE_TOL
+        if converged:
+            self.message = f"converged: the log-likelihood moved by less than {EXPLORE_TOL:g}"
+        return converged
+
+    def tick(self):
+        """One iteration of a run to convergence (the timer's callback)."""
+        if self.iterate() or self.iteration >= EXPLORE_MAX_ITER:
+            self.stop()
+        self.draw()
+
+    def stop(self):
+        self.running = False
+        self.timer.stop()
+
+    def key(self, event):
+        if self.running:  # any key stops a run
+            self.stop()
+            self.message = f"stopped at iteration {self.iteration}"
+            return self.draw()
+        key = event.key
+        if key == "e":
+            self.e()
+        elif key == "m":
+            self.m()
+        elif key == " ":
+            self.iterate()
+        elif key == "enter":
+            self.running = True
+            self.message = "running EM to convergence: any key stops it"
+            self.timer.start()
+        elif key in ("+", "=", "up", "-", "down"):
+            k = self.k + (1 if key in ("+", "=", "up") else -1)
+            if not 1 <= k <= min(EXPLORE_MAX_K, len(self.Z)):
+                self.message = f"k stays {self.k}: from 1 to {min(EXPLORE_MAX_K, len(self.Z))}"
+                return self.draw()
+            self.k = k
+            return self.restart("random")
+        elif key == "t":
+            self.type = COVARIANCE_TYPES[(COVARIANCE_TYPES.index(self.type) + 1) % 4]
+            return self.restart("random")
+        elif key == "r":
+            return self.restart("random")
+        elif key == "k":
+            return self.restart("k-means")
+        elif key == "q":
+            import matplotlib.pyplot as plt
+
+            return plt.close(self.fig)
+        else:
+            return None
+        self.draw()
+
+    def click(self, event):
+        """A left click adds a point there; a right click removes the nearest one."""
+        if event.inaxes is not self.ax or event.xdata is None or self.running:
+            return
+        z = self.units.z(np.array([event.xdata, event.ydata]))
+        if event.button == 1:
+            self.Z = np.vstack([self.Z, z])
+            what = f"added a point at ({event.xdata:.3g}, {event.ydata:.3g})"
+        elif event.button == 3 and len(self.Z) > self.k:
+            nearest = int(np.argmin(((self.Z - z) ** 2).sum(axis=1)))
+            gone = self.units.center + self.Z[nearest] * self.units.scale
+            self.Z = np.delete(self.Z, nearest, axis=0)
+            what = f"removed the point at ({gone[0]:.3g}, {gone[1]:.3g})"
+        else:
+            return
+        self.e()  # the posteriors (and the log-likelihood) on the new data
+        self.curve.append(self.log_likelihood())
+        self.changes.append(len(self.curve) - 1)
+        self.message = f"{what}: n = {len(self.Z)}; EM continues on the new data"
+        self.draw()
+
+    # -- the picture -------------------------------------------------------
+
+    def draw(self):
+        ax, units, mixture = self.ax, self.units, self.mixture
+        ax.clear()
+        X = units.center + self.Z * units.scale
+        k = len(mixture.weights)
+        colors = np.array(cluster_colors(k))
+        if self.posteriors is None or len(self.posteriors) != len(X):
+            face = np.array([[0.6, 0.6, 0.6, 0.8]] * len(X))
+        else:  # each point's colour: its components' colours mixed by its posteriors
+            face = self.posteriors @ colors
+            largest = self.posteriors.max(axis=1)
+            face[:, 3] = 0.15 + 0.85 * (largest - 1 / k) / (1 - 1 / k) if k > 1 else 1.0
+        ax.scatter(*X.T, s=12, c=face, linewidths=0)
+        means = units.center + mixture.means * units.scale
+        covariances = mixture.covariances * np.outer(units.scale, units.scale)
+        for j in range(k):
+            for n_sigma in (1, 2):  # add_artist: the axes stay on the data while EM moves
+                ax.add_artist(ellipse(means[j], covariances[j], n_sigma, colors[j]))
+            ax.annotate(
+                f"{mixture.weights[j]:.2f}",
+                means[j],
+                xytext=(6, 6),
+                textcoords="offset points",
+                fontsize="small",
+                bbox={"boxstyle": "round", "fc": "white", "alpha": 0.7, "lw": 0},
+            )
+        ax.scatter(*means.T, **MEAN_STYLE)
+        bic = self.criteria()["bic"]
+        ax.set_title(
+            f"{self.type}, k={k}, n={len(X)}   iteration {self.iteration}   "
+            f"mean log-likelihood {self.curve[-1]:.5f}   BIC {bic:.1f}\n{self.message}",
+            fontsize="medium",
+        )
+        ax.set(xlabel=self.names[0], ylabel=self.names[1])
+        if self.equal:
+            ax.set_aspect("equal", adjustable="datalim")
+        self.draw_curve()
+        self.fig.canvas.draw_idle()
+
+    def draw_curve(self):
+        """The mean log-likelihood after every step: EM never lowers it (on the same data)."""
+        ax = self.curve_ax
+        ax.clear()
+        ax.plot(range(len(self.curve)), self.curve, marker="o", ms=3)
+        for at in self.changes:
+            ax.axvline(at, color="gray", ls=":", lw=1)
+        ax.set(title="convergence", xlabel="step", ylabel="mean log-likelihood")
+        ax.set_xlim(-0.5, max(10, len(self.curve)) - 0.5)
+        ax.xaxis.get_major_locator().set_params(integer=True)
 
 
 # ==========================================================================
@@ -3269,6 +3556,8 @@ def prepare_display(args):
         raise UsageError(f"matplotlib cannot start ({exc}); use --no-plot") from None
     backend = matplotlib.get_backend().lower()
     can_show = not args.save and backend_can_show(backend)
+    if args.explore and not can_show:
+        raise UsageError(NO_WINDOW.format(backend))
     if args.save and args.save.lower().endswith(".gif"):
         if not args.trace:
             raise UsageError(

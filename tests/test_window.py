@@ -128,12 +128,14 @@ CASES = {
     "bayesian report": ["--bayesian", "--report"],
     "n-init report": ["--n-init", "4", "--report"],
     "select": ["--select", "--max-components", "4"],
+    "explore": ["--explore"],
     **{f"report, {d} features": ["--csv", f"f{d}.csv", "--report"] for d in (1, 2, 4, 8, 13)},
 }
 SLOW = {"bayesian report", "n-init report", "report, 8 features", "select", "predict"}
 
 
-DESKTOP = {"report", "report, iris (pairs)", "report, 13 features"}  # by default; all with -m slow
+# On a desktop's screen by default (all with -m slow):
+DESKTOP = {"report", "report, iris (pairs)", "report, 13 features", "explore"}
 
 
 def slow_unless(screen, case):
