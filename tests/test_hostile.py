@@ -802,6 +802,7 @@ def test_two_clusters_far_apart_at_an_offset_are_both_found(cli, tmp_path, apart
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # about 8 s: a third of this module
 def test_wide_diagonal_data_draws_within_a_minute(cli, tmp_path):
     start = time.perf_counter()
     argv = "--n-features 3000 --n-samples 300 --covariance-type diag --n-components 2"
