@@ -7,9 +7,9 @@ covariance matrix S_j.  Its density is p(x) = sum_j w_j N(x | mu_j, S_j).
 Clustering with it means fitting w, mu and S, then giving each point to the
 component likeliest to have made it.
 
-EM (expectation-maximisation) fits it.  From a start (by default a k-means
-partition) it repeats two steps until the log-likelihood, log L = sum_i log p(x_i),
-stops rising:
+EM (expectation-maximisation) fits it.  From a start (by default the clusters
+of a model-based hierarchical clustering, as R's mclust starts) it repeats two
+steps until the log-likelihood, log L = sum_i log p(x_i), stops rising:
   E-step, Bayes' rule: the posterior of component j for point i,
       p_ij = w_j N(x_i | mu_j, S_j) / sum_l w_l N(x_i | mu_l, S_l);
   M-step, averages weighted by the posteriors, with n_j = sum_i p_ij:
@@ -46,10 +46,13 @@ Usage::
     python gmm_clustering.py --select               # choose k and covariance by BIC
     python gmm_clustering.py --dataset iris --compare-kmeans --parameters
     python gmm_clustering.py --trace --save em.gif  # EM step by step, animated
+    python gmm_clustering.py --explore              # drive EM yourself in the window
     python gmm_clustering.py --n-init 10 --init random --report
     python gmm_clustering.py --bayesian --n-components 10
     python gmm_clustering.py --csv data.csv --labels species --report
     python gmm_clustering.py --predict=-6,-6 --anomalies 2 --sample 200 --sample-out new.csv
+    python gmm_clustering.py --csv data.csv --assignments out.csv --save-model m.json
+    python gmm_clustering.py --model m.json --csv new.csv --assignments new_out.csv
     python gmm_clustering.py --no-plot --json       # one JSON object, no figure
 
 Where a window can open the figure opens in it; where none can (a server, CI,
@@ -3388,7 +3391,12 @@ def partition_key(labels):
 
 def split_largest(Z, labels, k):
     """k clusters from k - 1: the cluster with the largest scatter cut along its main axis."""
-    scatter = [((Z[labels == j] - Z[labels == j].mean(axis=0)) ** 2).sum() for j in range(k - 1)]
+    counts = np.bincount(labels, minlength=k - 1)[: k - 1]
+    sums = np.stack(
+        [np.bincount(labels, Z[:, c], minlength=k - 1)[: k - 1] for c in range(Z.shape[1])], 1
+    )
+    squares = np.bincount(labels, (Z**2).sum(axis=1), minlength=k - 1)[: k - 1]
+    scatter = squares - (sums**2).sum(axis=1) / np.maximum(counts, 1)  # an empty cluster: 0
     members = np.flatnonzero(labels == int(np.argmax(scatter)))
     centred = Z[members] - Z[members].mean(axis=0)
     axis = np.linalg.svd(centred, full_matrices=False)[2][0]
