@@ -2993,14 +2993,14 @@ class Sweep:
     """Every (k, covariance type) candidate from many starts, fitted together; see the section."""
 
     def __init__(self, X, max_k, random_state, names):
-        self.units = Units.of(X)
+        starts = hierarchical_starts(Units.of(X).z(X), max_k, random_state)
+        self.units = Units.within(X, starts[:, max_k - 1])  # see Units.within
         self.Z, self.max_k, self.names = self.units.z(X), max_k, names
         self.best, self.spurious, self.tried, self.waiting, self.queue = {}, {}, {}, {}, []
         n = len(X)
         sizes = sorted({min(max_k, 3 * math.ceil(k / 3)) for k in range(1, max_k + 1)})
         self.sizes = sizes if n >= 200 else [max_k]  # small data: one padded batch is faster
         self.batches = {(f, K): Fits(self, f, K) for f in ("full", "diag") for K in self.sizes}
-        starts = hierarchical_starts(self.Z, max_k, random_state)
         for k, cov in itertools.product(range(1, max_k + 1), COVARIANCE_TYPES):
             self.offer(k, cov, starts[:, k - 1], handed_on=False)
         self.run()
@@ -3447,6 +3447,7 @@ def far_point_posteriors(mixture, X, posteriors):
 # other would make its circles ellipses).
 
 REG_COVAR = 1e-6  # scikit-learn's default, added to every variance (in standardised units)
+EM_SPREAD_MAX = 1_000  # the largest ratio of a column's sd to the unit EM runs in
 
 
 @dataclass
@@ -3472,6 +3473,29 @@ class Units:
         spread = np.diagonal(mixture.covariances, axis1=1, axis2=2) + (mixture.means - center) ** 2
         sd = np.sqrt(mixture.weights @ spread)
         return cls(center, np.where(sd > 0, sd, 1.0))
+
+    @classmethod
+    def within(cls, X, labels, covariance_type="full"):
+        """Each column's spread inside the clusters of ``labels``, pooled: the unit EM runs in.
+
+        reg_covar is added to every variance in these units, so it must be small
+        beside the clusters' own spread, not only beside the whole column's: two
+        tight clusters 1,000 of their standard deviations apart would otherwise
+        look collapsed to it.  The unit is at least the column's sd / EM_SPREAD_MAX:
+        the batched EM of the sweep (``Fits``) works with z z', which keeps
+        |z|^2 x 2.2e-16 of precision, far below reg_covar while |z| < 1e4 or so.
+        A column constant inside every cluster keeps its sd.
+        """
+        overall = cls.of(X)
+        Z = overall.z(X)
+        k = labels.max() + 1
+        counts = np.bincount(labels, minlength=k)
+        sums = np.stack([np.bincount(labels, Z[:, j], minlength=k) for j in range(Z.shape[1])], 1)
+        centred = Z - (sums / np.maximum(counts, 1)[:, None])[labels]
+        pooled = np.sqrt((centred**2).mean(axis=0))
+        pooled = np.where(pooled > 0, pooled, 1.0)
+        units = cls(overall.center, overall.scale * np.maximum(pooled, 1 / EM_SPREAD_MAX))
+        return units.shared() if covariance_type == "spherical" else units
 
     def shared(self):
         """One scale for every column: the root mean square of the columns' own."""
