@@ -86,6 +86,7 @@ import json
 import logging
 import math
 import re
+import shutil
 import stat
 import struct
 import tempfile
@@ -1294,13 +1295,17 @@ ONE_MODEL = "--model applies a saved mixture: drop {}"
 def read_model(path):
     """A mixture saved by --save-model, checked; (its Mixture, its columns)."""
     try:
-        with open(path, encoding="utf-8") as handle:
-            model = json.load(handle)
-    except FileNotFoundError:
-        raise UsageError(f"--model {path}: no such file; check the path") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        with open_input(path, "--model", "a model file") as handle:
+            text = handle.read(MODEL_MAX_BYTES + 1)
+        if len(text) > MODEL_MAX_BYTES:
+            raise ValueError(f"larger than {MODEL_MAX_BYTES / 1e9:.0f} GB")
+        model = json.loads(text.decode("utf-8"))
+    except UsageError as exc:
+        raise UsageError(f"--model {path}: {exc}") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        why = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
         raise UsageError(
-            f"--model {path}: not a model file saved by --save-model ({exc})"
+            f"--model {path}: not a model file saved by --save-model ({why})"
         ) from None
     try:
         if not isinstance(model, dict) or model.get("format") != MODEL_FORMAT:
@@ -1308,9 +1313,9 @@ def read_model(path):
         if model.get("version") != MODEL_VERSION:
             raise ValueError(f"version {model.get('version')!r}; this script reads {MODEL_VERSION}")
         columns, cov = model["columns"], model["covariance_type"]
-        weights = np.array(model["weights"], dtype=float)
-        means = np.array(model["means"], dtype=float)
-        covariances = np.array(model["covariances"], dtype=float)
+        weights, means, covariances = (
+            numbers_of(model, key) for key in ("weights", "means", "covariances")
+        )
         k, d = len(weights), len(columns)
         if not all(isinstance(c, str) for c in columns) or len(set(columns)) < d or not d:
             raise ValueError('"columns" must be distinct names')
@@ -1333,13 +1338,47 @@ def read_model(path):
         np.linalg.cholesky(covariances)  # every covariance symmetric positive definite
         if not np.allclose(covariances, covariances.transpose(0, 2, 1)):
             raise ValueError("a covariance is not symmetric")
+        variances = np.diagonal(covariances, axis1=1, axis2=2)
+        shaped = {  # each type's covariances, as --save-model writes them
+            "full": covariances,
+            "tied": np.broadcast_to(covariances[0], covariances.shape),
+            "diag": variances[:, :, None] * np.eye(d),
+            "spherical": variances[:, :1, None] * np.eye(d),
+        }[cov]
+        if not np.allclose(covariances, shaped, rtol=1e-9, atol=0):
+            raise ValueError(f"the covariances are not of the {cov} type")
+        mixture = Mixture(weights / weights.sum(), means, covariances, cov, estimator="saved model")
+        units = Units.of_mixture(mixture)  # its own mean and sd: what its densities are computed in
+        if not (np.isfinite(units.center).all() and np.isfinite(units.scale).all()):
+            raise ValueError("its means and covariances are too large to compute with")
     except np.linalg.LinAlgError:
         raise UsageError(f"--model {path}: a covariance is not positive definite") from None
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, RecursionError) as exc:
         what = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
         raise UsageError(f"--model {path}: not a usable model ({what})") from None
-    mixture = Mixture(weights / weights.sum(), means, covariances, cov, estimator="saved model")
     return mixture, columns
+
+
+MODEL_MAX_BYTES = 2 * 10**9  # a saved model of 50 components of 1,000 columns is 0.5 GB
+
+
+def numbers_of(model, key):
+    """An array of the model's numbers under ``key``: JSON numbers only (not "1" or true)."""
+
+    def check(value):
+        if isinstance(value, list):
+            for item in value:
+                check(item)
+        elif isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise TypeError(f'"{key}" holds {value!r:.30}, not a number')
+
+    check(model[key])
+    try:
+        return np.array(model[key], dtype=float)
+    except OverflowError:
+        raise ValueError(f'"{key}" holds a number too large for a float') from None
+    except ValueError:
+        raise ValueError(f'"{key}" is not a regular table (rows of unequal lengths)') from None
 
 
 @dataclass
@@ -3579,7 +3618,7 @@ def prepare_display(args):
         import matplotlib.pyplot as plt
 
         plt.switch_backend(matplotlib.get_backend())  # loads the backend: a bad one fails here
-    except (ValueError, ImportError) as exc:
+    except (ValueError, ImportError, RuntimeError) as exc:  # (webagg without tornado)
         if "MPLBACKEND" in os.environ:
             raise UsageError(
                 f"MPLBACKEND={os.environ['MPLBACKEND']!r} is not a backend matplotlib "
@@ -3587,6 +3626,12 @@ def prepare_display(args):
             ) from None
         raise UsageError(f"matplotlib cannot start ({exc}); use --no-plot") from None
     backend = matplotlib.get_backend().lower()
+    tex = matplotlib.rcParams["pgf.texsystem"]
+    if backend == "pgf" and not shutil.which(tex):  # found only once the figure is written
+        raise UsageError(
+            f"MPLBACKEND=pgf needs LaTeX ({tex}), which is not installed here; "
+            "unset it or set MPLBACKEND=Agg"
+        )
     can_show = not args.save and backend_can_show(backend)
     if args.explore and not can_show:
         raise UsageError(NO_WINDOW.format(backend))
@@ -3604,6 +3649,11 @@ def prepare_display(args):
             raise UsageError(
                 f"--save {args.save}: matplotlib cannot write {ext or 'a file without extension'!r}"
                 f"; use one of {', '.join(sorted(supported))}"
+            )
+        if ext == "pgf" and not shutil.which(tex):
+            raise UsageError(
+                f"--save {args.save}: a .pgf figure needs LaTeX ({tex}), which is not "
+                "installed here; save png, pdf or svg"
             )
     return Output(args.save or (None if can_show else DEFAULT_FIGURE), backend)
 
@@ -3847,18 +3897,19 @@ class CsvFile:
             text, pos = next(self.chunks, None), 0
 
 
-def open_input(path):
-    """The bytes of --csv: standard input, a file or a named pipe; never a device or folder."""
-    if path == "-":
+def open_input(path, flag="--csv", kind="a CSV file"):
+    """The bytes of an input (--csv, --model): standard input, a file or a named pipe;
+    never a device or a folder."""
+    if path == "-" and flag == "--csv":
         if sys.stdin is None or sys.stdin.closed:
             raise UsageError("it is closed; give a file, or pipe the table in")
         return sys.stdin.buffer
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO without writer: no hang
     except FileNotFoundError:
-        raise UsageError("no such file; check the --csv path") from None
+        raise UsageError(f"no such file; check the {flag} path") from None
     except IsADirectoryError:
-        raise UsageError("is a directory, not a CSV file; give the file inside it") from None
+        raise UsageError(f"is a directory, not {kind}; give the file inside it") from None
     except OSError as exc:
         raise UsageError(
             f"cannot read ({exc.strerror}); check the path and its permissions"
@@ -3867,7 +3918,8 @@ def open_input(path):
     if stat.S_ISDIR(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
         os.close(fd)
         what = "a directory" if stat.S_ISDIR(mode) else "a device"
-        raise UsageError(f"is {what}, not a CSV file; give a file (or - for standard input)")
+        stdin = " (or - for standard input)" if flag == "--csv" else ""
+        raise UsageError(f"is {what}, not {kind}; give a file{stdin}")
     os.set_blocking(fd, True)  # a FIFO: no writer, end of file at once; a writer: its data
     return open(fd, "rb")  # closed by _text_chunks
 
@@ -3891,6 +3943,8 @@ def _text_chunks(stream, encoding, notes):
                     f"not {encoding if encoding != 'utf-8' else 'UTF-8'} text ({exc.reason} at "
                     f"byte {consumed + exc.start}); give its encoding, e.g. --encoding latin-1"
                 ) from None
+            except (UnicodeError, ValueError, TypeError) as exc:  # a codec that is not for text
+                raise not_readable_as(encoding, exc) from None
             consumed += len(block)
             text = (pending + text).replace("\r\n", "\n")
             if block and text.endswith("\r"):  # its "\n" may start the next block
@@ -3946,11 +4000,21 @@ def _encoding_of(head, encoding, notes):
         raise UsageError(
             f"unknown encoding {encoding!r} (--encoding); try utf-8, latin-1 or utf-16"
         ) from None
+    except (UnicodeError, ValueError, TypeError) as exc:  # utf-16 without its mark, idna, ...
+        raise not_readable_as(encoding, exc) from None
     # More than 1% control characters: a stray NUL in a cell is not enough.
     if len(re.findall("[\0-\x08\x0e-\x1f]", sample)) > max(8, len(sample) // 100):
         raise UsageError("looks binary (NUL or control bytes), not a CSV text file; check the path")
     bom = 3 if encoding is None and head.startswith(codecs.BOM_UTF8) else 0
     return encoding or "utf-8", bom
+
+
+def not_readable_as(encoding, exc):
+    why = " ".join(str(exc).split())[:100]
+    return UsageError(
+        f"cannot be read as {encoding} text ({why}); give the file's encoding with --encoding "
+        "(utf-8, latin-1, cp1252, utf-16-le, ...)"
+    )
 
 
 def _records(text, pos, line, delimiter):

@@ -30,6 +30,7 @@ in-process tests, which keeps the module to about 10 to 15 s on a slow 2-core ma
 import csv
 import errno
 import gzip
+import importlib.util
 import json
 import math
 import os
@@ -41,6 +42,7 @@ import sys
 import threading
 import time
 
+import matplotlib
 import matplotlib.figure
 import numpy as np
 import pytest
@@ -200,6 +202,8 @@ def real_runs(tmp_path_factory):
     runs.start(  # a backend module that cannot be imported: found when it is loaded
         "missing-backend-module", [*SMALL], env=environment(MPLBACKEND="module://no_such_module")
     )
+    runs.start("webagg-without-tornado", [*SMALL], env=environment(MPLBACKEND="webagg"))
+    runs.start("pgf-without-latex", [*SMALL], env=environment(MPLBACKEND="pgf"))
     runs.start(  # stderr closed: progress and warnings must not land on stdout or crash
         "stderr-closed",
         [
@@ -437,11 +441,13 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temporary(
     assert snapshot(tmp_path) == before  # as it was, and no .gmm-* temporary left
 
 
-def test_pgf_without_latex_is_one_line_and_no_file(cli, tmp_path):
-    if any(shutil.which(tex) for tex in ("latex", "xelatex", "pdflatex", "lualatex")):
+def test_pgf_without_latex_is_refused_before_any_work(refused, tmp_path):
+    if shutil.which(matplotlib.rcParams["pgf.texsystem"]):
         pytest.skip("LaTeX is installed here: .pgf would work")
-    line = cli.error(*SMALL, "--save", "x.pgf")
-    assert line.startswith(f"{ERROR}x.pgf: matplotlib could not write it (")
+    assert refused(*SMALL, "--save", "x.pgf") == (
+        f"{ERROR}--save x.pgf: a .pgf figure needs LaTeX (xelatex), which is not installed "
+        "here; save png, pdf or svg"
+    )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -589,14 +595,34 @@ def test_ordinary_runs_print_no_library_warning(cli, tmp_path, argv, stderr):
 
 @pytest.mark.parametrize(
     "name, backend",
-    [("bad-mplbackend", "nonsense"), ("missing-backend-module", "module://no_such_module")],
+    [
+        ("bad-mplbackend", "nonsense"),
+        ("missing-backend-module", "module://no_such_module"),
+        ("webagg-without-tornado", "webagg"),
+    ],
 )
 def test_bad_mplbackend_is_one_line_naming_it(real_runs, name, backend):
+    if backend == "webagg" and importlib.util.find_spec("tornado"):
+        pytest.skip("tornado is installed here: webagg would work")
     folder, rc, out, err = real_runs.result(name)
     assert (rc, out) == (2, b""), err
     assert stderr_lines(err) == [
         (
             f"{ERROR}MPLBACKEND={backend!r} is not a backend matplotlib can use; "
+            "unset it or set MPLBACKEND=Agg"
+        )
+    ]
+    assert list(folder.iterdir()) == []
+
+
+def test_pgf_backend_without_latex_is_one_line(real_runs):
+    if shutil.which("xelatex"):
+        pytest.skip("LaTeX is installed here: the pgf backend would work")
+    folder, rc, out, err = real_runs.result("pgf-without-latex")
+    assert (rc, out) == (2, b""), err
+    assert stderr_lines(err) == [
+        (
+            f"{ERROR}MPLBACKEND=pgf needs LaTeX (xelatex), which is not installed here; "
             "unset it or set MPLBACKEND=Agg"
         )
     ]
