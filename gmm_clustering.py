@@ -3685,34 +3685,52 @@ def check_outputs(args, output):
 
 
 def output_problem(path, inputs, seen):
-    """What makes ``path`` unusable as an output (the words after its name), or None."""
+    """What makes ``path`` unusable as an output (the words after its name), or None.
+
+    A symlink is followed, as ``cp`` follows it: its target is the file written.
+    """
     try:
-        folder = os.path.dirname(os.path.abspath(path))
+        real = os.path.realpath(path)
+        folder = os.path.dirname(real)
     except OSError:  # the working folder was deleted
         return ": the working folder is gone"
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        return f": {folder} is a file, not a folder; choose another path"
     if not os.path.isdir(folder):
         return f": folder {folder} does not exist; create it or choose another path"
-    mode = os.stat(path).st_mode if os.path.exists(path) else None  # None: a new file
+    mode = os.stat(real).st_mode if os.path.exists(real) else None  # None: a new file
     if mode is not None and stat.S_ISDIR(mode):
         return ": is a directory; give a file name"
-    if mode is not None and stat.S_ISREG(mode) and not mode & stat.S_IWUSR:
+    writable = mode is None or mode & stat.S_IWUSR and os.access(real, os.W_OK)  # whose file
+    if not writable and stat.S_ISREG(mode):
         return (
             f" is read-only (mode {stat.S_IMODE(mode):o}); make it writable or choose another path"
         )
     if mode is not None and not stat.S_ISREG(mode):
         return ": is a device, FIFO or socket, not a file; choose another path"
+    name, limit = os.fsencode(os.path.basename(real)), NAME_MAX
+    with contextlib.suppress(OSError, ValueError):
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    if len(name) > limit:
+        return (
+            f": its name is {len(name)} bytes, longer than the {limit} this file system "
+            "allows; choose a shorter one"
+        )
     for given_input in inputs:
-        if mode is not None and is_input(path, given_input):
+        if mode is not None and is_input(real, given_input):
             return f" is the input file ({given_input}); choose another path"
     for other_option, other in seen:
-        same = mode is not None and os.path.exists(other) and os.path.samefile(path, other)
-        if same or os.path.abspath(other) == os.path.abspath(path):
+        same = mode is not None and os.path.exists(other) and os.path.samefile(real, other)
+        if same or os.path.realpath(other) == real:
             return f" is the same file as {other_option} {other}; choose two paths"
     try:  # ask the file system, not the permission bits (root, read-only mounts)
         tempfile.TemporaryFile(dir=folder).close()
     except OSError as exc:
         return f": cannot write in {folder} ({exc.strerror})"
     return None
+
+
+NAME_MAX = 255  # a file name's bytes, where the file system does not say
 
 
 def is_input(path, csv_path):
@@ -3735,11 +3753,14 @@ def write_atomically(path, write, text=True):
     which its writer needs by name) the temporary file's path.  A failure, or a
     signal that ends the run, leaves any earlier file at ``path`` as it was.
     """
+    folder = None
     try:
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".gmm-", suffix=os.path.splitext(path)[1], dir=folder)
+        target = os.path.realpath(path)  # through a symlink, as cp writes
+        folder, suffix = os.path.dirname(target), os.path.splitext(target)[1]
+        suffix = suffix if len(suffix) <= 10 else ""  # a temporary name within NAME_MAX
+        fd, tmp = tempfile.mkstemp(prefix=".gmm-", suffix=suffix, dir=folder)
     except OSError as exc:  # the folder was deleted or made read-only since the checks
-        why = "its folder is gone" if not os.path.isdir(folder) else exc.strerror
+        why = "its folder is gone" if folder is None or not os.path.isdir(folder) else exc.strerror
         raise NotDelivered(
             f"{path}: cannot write ({why}); nothing was written; choose another path"
         ) from None
@@ -3759,7 +3780,7 @@ def write_atomically(path, write, text=True):
             write(buffer)
             with os.fdopen(fd, "wb") as handle:
                 handle.write(buffer.getbuffer())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except OSError as exc:
         os.unlink(tmp)
         raise NotDelivered(

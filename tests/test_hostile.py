@@ -823,6 +823,48 @@ def test_two_clusters_far_apart_at_an_offset_are_both_found(cli, tmp_path, apart
     assert found["n_components"] == 2
 
 
+def test_a_symlinked_output_is_written_through_as_cp_would(cli, tmp_path):
+    (tmp_path / "w.png").write_bytes(OLD_FIGURE)
+    os.symlink("w.png", tmp_path / "link.png")
+    os.symlink("target.png", tmp_path / "dangling.png")
+    cli.output(*SMALL, "--save", "link.png")
+    cli.output(*SMALL, "--save", "dangling.png")
+    assert os.readlink(tmp_path / "link.png") == "w.png"  # still the link
+    assert (tmp_path / "w.png").read_bytes()[:8] == PNG_MAGIC  # its target written
+    assert (tmp_path / "target.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_two_outputs_one_file_through_a_symlinked_folder_are_refused(refused, tmp_path):
+    (tmp_path / "d").mkdir()
+    os.symlink("d", tmp_path / "e")
+    argv = ["--no-plot", *SMALL, "--save-model", "d/m.json", "--assignments", "e/m.json"]
+    assert refused(*argv) == (
+        f"{ERROR}--save-model d/m.json is the same file as --assignments e/m.json; choose two paths"
+    )
+
+
+def test_a_name_too_long_is_refused_before_any_work(refused):
+    long = "a" * 300 + ".png"
+    assert refused(*SMALL, "--save", long) == (
+        f"{ERROR}--save {long}: its name is 304 bytes, longer than the 255 this file system "
+        "allows; choose a shorter one"
+    )
+
+
+def test_a_long_legal_name_is_written(cli, tmp_path):
+    legal = "x." + "b" * 250  # 252 bytes: legal, and its temporary name must be too
+    cli.output("--no-plot", *SMALL, "--assignments", legal)
+    assert (tmp_path / legal).read_text().startswith("row,cluster,")
+
+
+def test_an_output_under_a_file_says_it_is_a_file(refused, tmp_path):
+    (tmp_path / "afile").write_text("x")
+    assert refused(*SMALL, "--save", "afile/x.png") == (
+        f"{ERROR}--save afile/x.png: {tmp_path / 'afile'} is a file, not a folder; "
+        "choose another path"
+    )
+
+
 # --------------------------------------------------------------------------
 # 5. Wide data draws in seconds
 # --------------------------------------------------------------------------
