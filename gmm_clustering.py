@@ -555,7 +555,8 @@ def format_summary(run, explain=True):
             lines.append(
                 "Note: All numbers are on the standardised scale (each feature mean 0, sd 1)."
             )
-    return "\n".join(lines + [line for f in found for line in f.lines])
+    lines += [line for f in found for line in f.lines]
+    return "\n".join(map(printable, lines))  # a line break or ESC in a name: escaped
 
 
 CRITERIA_NOTE = (
@@ -2762,7 +2763,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         handlers = {
             sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
         }
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C: KeyboardInterrupt
+        signal.signal(signal.SIGINT, ctrl_c)  # Ctrl-C: KeyboardInterrupt, and remembered
+        unraisable_hook, sys.unraisablehook = sys.unraisablehook, quiet_unraisable
+        INTERRUPTED.clear()
         signal.signal(signal.SIGTERM, ended_by_signal)  # a temporary file is never left behind
         signal.signal(signal.SIGHUP, ended_by_signal)
     try:
@@ -2802,6 +2805,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         for sig, handler in handlers.items():  # as they were (main may be called again)
             signal.signal(sig, handler)
+        if handlers:
+            sys.unraisablehook = unraisable_hook
+
+
+INTERRUPTED = []  # Ctrl-C was pressed (its KeyboardInterrupt may have been swallowed)
+
+
+def ctrl_c(*_):
+    """Raise KeyboardInterrupt, and remember it: Python swallows an exception raised
+    in a callback it runs on its own (a lock's or a weak reference's, during an
+    import), and ``check_interrupted`` then raises it again where the run goes on."""
+    INTERRUPTED.append(True)
+    raise KeyboardInterrupt
+
+
+def check_interrupted():
+    if INTERRUPTED:
+        raise KeyboardInterrupt
+
+
+def quiet_unraisable(unraisable):
+    """Python's "Exception ignored in ..." report: not for a Ctrl-C (it is handled)."""
+    if not issubclass(unraisable.exc_type, KeyboardInterrupt):
+        sys.__unraisablehook__(unraisable)
 
 
 class OutputLost(Exception):
@@ -2810,9 +2837,14 @@ class OutputLost(Exception):
 
 def fail(message, status):
     """One line on stderr: control characters in it (a name with a line break) escaped."""
-    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
-    print(f"gmm_clustering.py: error: {line}", file=sys.stderr)
+    print(f"gmm_clustering.py: error: {printable(message)}", file=sys.stderr)
     return status
+
+
+def printable(line):
+    """A line as a terminal should show it: control characters (a line break, ESC, BEL)
+    written as Python escapes."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in line)
 
 
 def run_and_print(argv):
@@ -2823,10 +2855,12 @@ def run_and_print(argv):
     check_outputs(args, output)
     show_progress(args.quiet)
     with native_threads():
+        check_interrupted()
         run = lesson(args, output)
+    check_interrupted()
     for found in run.found:
         for warning in found.warnings:
-            print(f"gmm_clustering.py: warning: {warning}", file=sys.stderr)
+            print(f"gmm_clustering.py: warning: {printable(warning)}", file=sys.stderr)
     if args.json:
         results = {**describe_data(run.data, args)}
         for found in run.found[:1] + [Found(results=run.metrics)] + run.found[1:]:
@@ -3069,6 +3103,7 @@ class Sweep:
             for batch in self.batches.values():
                 if batch.fits:
                     batch.iterate()
+            check_interrupted()
             if time.perf_counter() - started > shown + 1:  # a long sweep says how far it is
                 shown += 1
                 done = len(self.best.keys() | self.spurious.keys())

@@ -606,7 +606,7 @@ CASES = [
     bad(
         "model missing",
         [*MODEL, *CSV],
-        "--model model.json: no such file; check the path",
+        "--model model.json: no such file; check the --model path",
         file=SIX_ROWS,
     ),
     bad("model not json", [*MODEL, *CSV], NOT_A_MODEL, file=SIX_ROWS, model="x,y\n1,2\n"),

@@ -865,6 +865,14 @@ def test_an_output_under_a_file_says_it_is_a_file(refused, tmp_path):
     )
 
 
+def test_names_with_line_breaks_and_escapes_print_on_one_line(cli, tmp_path):
+    write_file(tmp_path / "nl.csv", '"a\nb","c\td",e\x1b[31m\n1,2,3\n2,3,1\n3,1,2\n4,4,4\n5,1,3\n')
+    out = cli.output("--csv", "nl.csv", "--n-components", "1", "--save", "f\ng.png")
+    assert "Columns used: a\\nb, c\\td, e\\x1b[31m\n" in out
+    assert f"Figure saved to {tmp_path}/f\\ng.png\n" in out
+    assert "\x1b" not in out and "\t" not in out
+
+
 # --------------------------------------------------------------------------
 # 5. Wide data draws in seconds
 # --------------------------------------------------------------------------
