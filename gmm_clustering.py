@@ -1016,10 +1016,9 @@ def matching(table):
 
 def points(text):
     """--predict: comma-separated finite coordinates."""
-    try:
-        values = [float(v) for v in text.split(",")]
-    except ValueError:
-        values = None
+    cells = [v.strip() for v in text.split(",")]
+    plain = all(PLAIN_NUMBER.fullmatch(v) for v in cells)  # as a CSV cell is read: 0-9 only
+    values = [float(v) for v in cells] if plain else None
     if values is None or not all(map(math.isfinite, values)):
         raise argparse.ArgumentTypeError(
             f"{text!r} is not comma-separated finite numbers, e.g. 1.5,2 (negative: --predict=-6,-6)"
@@ -1028,6 +1027,7 @@ def points(text):
 
 
 POINTS = {"type": points, "action": "append", "metavar": "X1,X2"}
+PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 @option("--predict", POINTS, "assign a new point (repeatable; negative: --predict=-6,-6)", SHOW)
@@ -1716,6 +1716,11 @@ def check_fittable(data, args):
             f"{data.source}: a full covariance over {d} features has {d * (d + 1) // 2:,} "
             f"parameters{why and '; ' + why}; use --covariance-type diag or spherical"
         )
+    if args.view == "pairs" and not args.no_plot and d > PAIRS_VIEW_MAX:
+        raise UsageError(
+            f"--view pairs: {d} features make {d * (d - 1) // 2:,} panels, more than anyone reads "
+            f"pair by pair (at most {PAIRS_VIEW_MAX} features); use --view pca, or --columns"
+        )
     if args.save and args.save.lower().endswith(".gif") and d < 2:
         raise UsageError(f"--save {args.save}: the EM animation needs two or more features")
     check_memory(8 * n * d * (k + 4), f"{n:,} rows x {d} features x {k} components")
@@ -1739,8 +1744,10 @@ def check_fittable(data, args):
     spread = np.ptp(X, axis=0)
     if (spread == 0).any():
         j = int(np.argmax(spread == 0))
+        read = [n for n in data.notes if n.startswith(f"column {names[j]!r}: ")]
+        why = f" once {read[0].split(': ', 1)[1].split(' (first')[0]}" if read else ""
         raise UsageError(
-            f"{data.source}: column {names[j]!r} is constant ({X[0, j]:g}); it "
+            f"{data.source}: column {names[j]!r} is constant ({X[0, j]:g}){why}; it "
             "makes every covariance singular: leave it out with --columns"
         )
     sd = spread * (X / spread).std(axis=0)  # without squaring tiny or huge numbers
@@ -1832,6 +1839,7 @@ class View:
 
 
 PAIRS_MAX_FEATURES = 6  # above this, the principal-component view (or --view pairs)
+PAIRS_VIEW_MAX = 12  # --view pairs: 66 panels; the figure grows with the square of d
 
 
 def make_views(run, with_pairs=True):
@@ -2706,6 +2714,15 @@ for flag, how, help, excludes in [
 
 
 class Parser(argparse.ArgumentParser):
+    def print_help(self, file=None):  # --help on a full disk: one line and exit 1, as a run
+        try:  # (argparse's own writer ignores a failed write)
+            (file or sys.stdout).write(self.format_help())
+            (file or sys.stdout).flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            raise OutputLost(exc.strerror or exc) from None
+
     def error(self, message):  # one line and exit 2, instead of usage + message
         if "--predict: expected one argument" in message:  # --predict -6,-6
             message += " (a value that starts with '-' is written with '=': --predict=-6,-6)"
@@ -4323,7 +4340,11 @@ def _assemble(csv_file, rows):
     used = [wanted[c] for c in numeric]
     if not used:
         commas = [c for c in table.first_text.values() if re.fullmatch(r"\s*-?\d+,\d+\s*", c)]
+        foreign = [c for c in table.first_text.values() if any(d.isdigit() for d in c)]
         hint = ""
+        if foreign and not commas:
+            hint = f"; {foreign[0]!r} is not a number: write numbers with the digits 0-9"
+            hint += ", a point for decimals"
         if commas:
             hint = f"; {commas[0]!r} looks like a decimal comma: write decimal points "
             hint += "(decimal commas are read only with ';' between fields)"

@@ -180,7 +180,7 @@ CASES = [
             f"--predict: '{value}' is not comma-separated finite numbers",
             "e.g. 1.5,2 (negative: --predict=-6,-6)",
         )
-        for value in ("a,b", "1,nan", "1,,2")
+        for value in ("a,b", "1,nan", "1,,2", "1_0,1", "\u0661,2")  # one definition of a number
     ],
     bad(
         "negative predict without equals",
@@ -601,6 +601,29 @@ CASES = [
         "data.csv: column 'huge' has sd 1.8e+151: its variance is beyond what floating point "
         "holds; add --scale",
         file=table(three_blobs() * [1.0, 1e151], ["x", "huge"]),
+    ),
+    bad(
+        "constant once its text cells are missing",
+        CSV,
+        "data.csv: column 'x' is constant (3.5) once 20 cells are not numbers, read as missing",
+        "leave it out with --columns",
+        file=lambda path: write_file(
+            path, "x,y\n" + "".join(f"3.5,{i}\nabc,{i * 7 % 5}\n" for i in range(20))
+        ),
+    ),
+    bad(
+        "digits of another script",
+        CSV,
+        "no numeric column to fit (columns: a, b); '\u0661' is not a number: write numbers with "
+        "the digits 0-9, a point for decimals",
+        file=lambda path: write_file(path, "a,b\n\u0661,\u0662\n\u0663,\u0664\n"),
+    ),
+    bad(
+        "view pairs on 13 features",
+        [*CSV, "--view", "pairs"],
+        "--view pairs: 13 features make 78 panels, more than anyone reads pair by pair (at most "
+        "12 features); use --view pca, or --columns",
+        file=table(np.random.RandomState(3).normal(size=(30, 13)), [f"c{j}" for j in range(13)]),
     ),
     # ----- saved models that cannot be applied -------------------------------------------------
     bad(

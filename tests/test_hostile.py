@@ -227,6 +227,7 @@ def real_runs(tmp_path_factory):
     if os.path.exists("/dev/full"):  # standard output on a full disk
         with open("/dev/full", "wb") as full:
             runs.start("dev-full", ["--no-plot", *SMALL], stdout=full)
+            runs.start("help-dev-full", ["--help"], stdout=full)
     for name in SIGNALS_MID_SAVE:  # the signal arrives while the figure is being written
         runs.start(name, ["-c", SIGNAL_MID_SAVE, name, SCRIPT, *SMALL, "--save", "fig.png"])
         (runs.root / name / "fig.png").write_bytes(OLD_FIGURE)
@@ -661,6 +662,14 @@ def test_stdout_on_a_full_device_is_one_line_exit_1(real_runs):
     assert rc == 1, err
     assert stderr_lines(err) == [f"{ERROR}cannot write the output (No space left on device)"]
     assert list(folder.iterdir()) == []
+
+
+def test_help_on_a_full_device_is_one_line_exit_1(real_runs):
+    if "help-dev-full" not in real_runs.procs:
+        pytest.skip("no /dev/full here")
+    _folder, rc, _, err = real_runs.result("help-dev-full")
+    assert rc == 1, err
+    assert stderr_lines(err) == [f"{ERROR}cannot write the output (No space left on device)"]
 
 
 @pytest.mark.parametrize("name", SIGINT_DELAYS)
