@@ -3665,6 +3665,11 @@ def check_memory(n_bytes, what):
 
 def prepare_display(args):
     """Decide, before any work, whether a window opens or which file the figure goes to."""
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if os.environ.get("WAYLAND_DISPLAY") and not os.path.isdir(runtime):
+        # Wayland finds its socket there: without it no window can open, and the C
+        # library matplotlib probes would say so on stderr in its own words
+        del os.environ["WAYLAND_DISPLAY"]
     try:
         import matplotlib
         import matplotlib.pyplot as plt

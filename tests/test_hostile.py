@@ -202,6 +202,9 @@ def real_runs(tmp_path_factory):
     runs.start(  # a backend module that cannot be imported: found when it is loaded
         "missing-backend-module", [*SMALL], env=environment(MPLBACKEND="module://no_such_module")
     )
+    wayland = environment(WAYLAND_DISPLAY="wayland-9")  # and no XDG_RUNTIME_DIR
+    wayland.pop("XDG_RUNTIME_DIR", None), wayland.pop("DISPLAY", None)
+    runs.start("wayland-without-runtime-dir", [*SMALL], env=wayland)
     runs.start("webagg-without-tornado", [*SMALL], env=environment(MPLBACKEND="webagg"))
     runs.start("pgf-without-latex", [*SMALL], env=environment(MPLBACKEND="pgf"))
     runs.start(  # stderr closed: progress and warnings must not land on stdout or crash
@@ -614,6 +617,13 @@ def test_bad_mplbackend_is_one_line_naming_it(real_runs, name, backend):
         )
     ]
     assert list(folder.iterdir()) == []
+
+
+def test_wayland_without_its_runtime_folder_saves_the_figure_quietly(real_runs):
+    folder, rc, out, err = real_runs.result("wayland-without-runtime-dir")
+    assert (rc, err) == (0, b""), err  # nothing from the C library matplotlib probes
+    assert b"Figure saved to" in out
+    assert (folder / DEFAULT).read_bytes()[:8] == PNG_MAGIC
 
 
 def test_pgf_backend_without_latex_is_one_line(real_runs):
