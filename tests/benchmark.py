@@ -1126,8 +1126,10 @@ def section_apply(rows_n, repeats, tmp):
     fitted = json.loads(stdout.strip().splitlines()[-1])
     out_csv = os.path.join(tmp, "out.csv")
     apply_argv = ["--model", "m.json", "--csv", paths["big"], "--assignments", out_csv]
+    plain_read = f"import numpy; numpy.loadtxt({paths['big']!r}, delimiter=',', skiprows=1)"
     children = {
         "apply": script_child(SCRIPT, *apply_argv, "--no-plot"),
+        "plain read (numpy.loadtxt)": code_child(plain_read),
         "imports only": code_child(IMPORT_BASELINE),
     }
     times, memory = interleave(children, repeats, tmp)
@@ -1157,6 +1159,16 @@ def section_apply(rows_n, repeats, tmp):
                 f"{apply_mb / csv_mb:.2f}",
                 f"{(apply_mb - floor_mb) / csv_mb:.2f}",
                 f"{in_rows / median(times['apply']):,.0f}",
+            ],
+            [
+                "plain read (numpy.loadtxt)",
+                repeats,
+                f"{median(times['plain read (numpy.loadtxt)']):.2f}",
+                spread(times["plain read (numpy.loadtxt)"]),
+                f"{median(memory['plain read (numpy.loadtxt)']):.0f}",
+                f"{median(memory['plain read (numpy.loadtxt)']) / csv_mb:.2f}",
+                f"{(median(memory['plain read (numpy.loadtxt)']) - floor_mb) / csv_mb:.2f}",
+                f"{in_rows / median(times['plain read (numpy.loadtxt)']):,.0f}",
             ],
             [
                 "imports only",
