@@ -399,8 +399,8 @@ def measure(run):
         "n_features": d,
         "n_components": k,
         "covariance_type": mixture.covariance_type,
-        "converged": mixture.converged,
-        "n_iter": mixture.n_iter,
+        "converged": mixture.converged if mixture.estimator != "saved model" else None,
+        "n_iter": mixture.n_iter if mixture.estimator != "saved model" else None,
         **criteria(t.log_density, t.log_largest, t.n, k, mixture.covariance_type, d),
         "silhouette": score,
         "silhouette_sample_size": sample_size,
@@ -1722,7 +1722,10 @@ def check_fittable(data, args):
             f"pair by pair (at most {PAIRS_VIEW_MAX} features); use --view pca, or --columns"
         )
     if args.save and args.save.lower().endswith(".gif") and d < 2:
-        raise UsageError(f"--save {args.save}: the EM animation needs two or more features")
+        raise UsageError(
+            f"--save {args.save}: the EM animation needs two or more features; "
+            "save the --trace figure as a png instead"
+        )
     check_memory(8 * n * d * (k + 4), f"{n:,} rows x {d} features x {k} components")
     if args.sample:
         check_memory(8 * args.sample * d * 3, f"--sample {args.sample:,} x {d} features")
@@ -2497,8 +2500,8 @@ class Explorer:
         manager = self.fig.canvas.manager
         if getattr(manager, "key_press_handler_id", None) is not None:  # our keys, not pan/zoom's
             self.fig.canvas.mpl_disconnect(manager.key_press_handler_id)
-        self.fig.canvas.mpl_connect("key_press_event", self.key)
-        self.fig.canvas.mpl_connect("button_press_event", self.click)
+        self.fig.canvas.mpl_connect("key_press_event", self.guarded(self.key))
+        self.fig.canvas.mpl_connect("button_press_event", self.guarded(self.click))
         if manager is not None:
             manager.set_window_title("gmm_clustering: explore EM")
         self.fig.explorer = self  # kept alive as long as its window
@@ -2512,6 +2515,12 @@ class Explorer:
         from sklearn.cluster import KMeans
 
         Z, k = self.Z, min(self.k, len(self.Z))
+        distinct = len(np.unique(Z, axis=0))
+        if how == "k-means" and distinct < k:  # k-means would leave a cluster empty
+            self.restart("random")
+            self.message = f"k-means needs k = {k} distinct points and there are {distinct}: "
+            self.message += "a random start instead"
+            return self.draw()
         if how == "k-means":
             seed = int(self.rng.integers(2**31))
             labels = KMeans(k, n_init=1, random_state=seed).fit(Z).labels_
@@ -2557,6 +2566,9 @@ class Explorer:
         if self.posteriors is None:
             self.message = "the M-step needs posteriors: press e (the E-step) first"
             return False
+        if not (self.posteriors.sum(axis=0) > 0).all():  # a component no point reaches
+            self.message = "a component holds no point: restart (r or k) or change k"
+            return False
         weights, means, covariances = m_step(self.Z, self.posteriors, self.type)
         self.mixture = Mixture(weights, means, covariances, self.type)
         self.iteration += 1
@@ -2567,7 +2579,8 @@ class Explorer:
     def iterate(self):
         """One EM iteration (E then M); whether it has converged."""
         self.e()
-        self.m()
+        if not self.m():
+            return True  # nothing more EM can do from here: a run stops
         self.message = f"iteration {self.iteration}: an E-step and an M-step"
         converged = abs(self.curve[-1] - self.curve[-2]) < EXPLORE_TOL
         if converged:
@@ -2583,6 +2596,19 @@ class Explorer:
     def stop(self):
         self.running = False
         self.timer.stop()
+
+    def guarded(self, handler):
+        """A key or click whose arithmetic fails says so in the window, not in a traceback."""
+
+        def handle(event):
+            try:
+                handler(event)
+            except (ValueError, np.linalg.LinAlgError) as exc:
+                self.stop()
+                self.message = f"that step failed ({' '.join(str(exc).split())[:80]}); press r"
+                self.draw()
+
+        return handle
 
     def key(self, event):
         if self.running:  # any key stops a run
@@ -2821,7 +2847,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(f"internal error ({what}, gmm_clustering.py line {line}); please report it", 1)
     finally:
         for sig, handler in handlers.items():  # as they were (main may be called again)
-            signal.signal(sig, handler)
+            interrupted = sig == signal.SIGINT and INTERRUPTED  # then later ones are ignored
+            signal.signal(sig, signal.SIG_IGN if interrupted else handler)
         if handlers:
             sys.unraisablehook = unraisable_hook
 
@@ -2833,6 +2860,8 @@ def ctrl_c(*_):
     """Raise KeyboardInterrupt, and remember it: Python swallows an exception raised
     in a callback it runs on its own (a lock's or a weak reference's, during an
     import), and ``check_interrupted`` then raises it again where the run goes on."""
+    if INTERRUPTED:  # a burst of them: the first is being handled
+        return
     INTERRUPTED.append(True)
     raise KeyboardInterrupt
 
@@ -3681,6 +3710,8 @@ def prepare_display(args):
                 f"MPLBACKEND={os.environ['MPLBACKEND']!r} is not a backend matplotlib "
                 "can use; unset it or set MPLBACKEND=Agg"
             ) from None
+        if args.explore:
+            raise UsageError(NO_WINDOW.format(f"{matplotlib.get_backend()}: {exc}")) from None
         raise UsageError(f"matplotlib cannot start ({exc}); use --no-plot") from None
     backend = matplotlib.get_backend().lower()
     tex = matplotlib.rcParams["pgf.texsystem"]
@@ -3856,12 +3887,17 @@ def write_atomically(path, write, text=True):
 
 
 def ended_by_signal(signum, _frame):
-    """SIGTERM or SIGHUP: the temporary file being written removed, one line, 128 + signum."""
+    """SIGTERM or SIGHUP: the temporary file being written removed, one line, 128 + signum.
+
+    A second signal (``timeout`` forwards its own copy) finds the first one ending the run."""
+    for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGINT):
+        signal.signal(sig, signal.SIG_IGN)
     for tmp in list(PENDING):
         with contextlib.suppress(OSError):
             os.unlink(tmp)
     name = {signal.SIGTERM: "terminated"}.get(signum, "hung up")
-    print(f"gmm_clustering.py: {name}", file=sys.stderr)
+    with contextlib.suppress(OSError):
+        os.write(sys.stderr.fileno(), f"gmm_clustering.py: {name}\n".encode())
     os._exit(128 + signum)
 
 
@@ -4176,7 +4212,7 @@ def _choose_columns(names, columns, label_column, asked_by="--columns"):
         raise UsageError("--columns names a column twice; name each once")
     if columns and label_column in columns:
         raise UsageError(
-            f"{label_column!r} is both in --columns and the --labels column; "
+            f"{label_column!r} is both in {asked_by} and the --labels column; "
             "labels are never fitted"
         )
     label_j = by_name.get(label_column)

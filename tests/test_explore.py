@@ -196,3 +196,12 @@ def test_explore_on_one_feature_is_one_line(cli, shown_figures, tmp_path):
     assert cli.error("--csv", "one.csv", "--explore") == (
         f"{ERROR}--explore draws two features and the data has one; use --trace"
     )
+
+
+def test_k_means_restart_on_fewer_distinct_points_than_k_starts_at_random():
+    X = np.repeat([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]], 5, axis=0)  # 3 distinct points
+    ex = explorer(4, X=X)
+    press(ex, "k")
+    assert "k-means needs k = 4 distinct points and there are 3" in ex.ax.get_title()
+    press(ex, *[" "] * 20)  # EM runs on: every number finite
+    assert np.isfinite(ex.mixture.means).all() and np.isfinite(ex.curve).all()

@@ -156,17 +156,26 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 """
 
 
-# SIGTERM or SIGHUP while the figure is being written: its first bytes are out, the
-# rename is not done.  (A wrapper replaces Figure.savefig, then runs the script.)
-SIGNALS_MID_SAVE = {"SIGTERM": (143, "terminated"), "SIGHUP": (129, "hung up")}
+# SIGTERM, SIGHUP or SIGINT, in a burst, while the figure is being written: its first bytes
+# are out, the rename is not done.  (A wrapper replaces Figure.savefig, then runs the script.)
+SIGNALS_MID_SAVE = {
+    "SIGTERM": (143, "terminated"),
+    "SIGHUP": (129, "hung up"),
+    "SIGINT": (130, "interrupted"),
+}
 OLD_FIGURE = b"the old figure, which must survive"
 SIGNAL_MID_SAVE = """
 import os, runpy, signal, sys, time
 import matplotlib.figure
+import threading
 sig = getattr(signal, sys.argv[1])
+def burst():  # a burst, as timeout forwarding its own copy or a held Ctrl-C sends
+    for _ in range(20):
+        os.kill(os.getpid(), sig)
+        time.sleep(0.001)
 def savefig(self, target, *args, **kwargs):
     target.write(b"\\x89PNG half a figure")
-    os.kill(os.getpid(), sig)
+    threading.Thread(target=burst, daemon=True).start()
     time.sleep(30)
 matplotlib.figure.Figure.savefig = savefig
 sys.argv = sys.argv[2:]
