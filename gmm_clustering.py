@@ -1297,7 +1297,8 @@ def read_model(path):
     """A mixture saved by --save-model, checked; (its Mixture, its columns)."""
     try:
         with open_input(path, "--model", "a model file") as handle:
-            text = handle.read(MODEL_MAX_BYTES + 1)
+            pieces = iter(lambda: handle.read(1 << 20), b"")  # (one read would reserve it all)
+            text = b"".join(itertools.islice(pieces, MODEL_MAX_BYTES // (1 << 20) + 1))
         if len(text) > MODEL_MAX_BYTES:
             raise ValueError(f"larger than {MODEL_MAX_BYTES / 1e9:.0f} GB")
         model = json.loads(text.decode("utf-8"))
@@ -2434,6 +2435,18 @@ EXPLORE_KEYS = (
     "+/-: k   t: covariance type   r: random restart   k: k-means restart   "
     "click: add a point   right-click: remove the nearest"
 )
+EXPLORE_ACTIONS = {  # key: the Explorer's method
+    "e": "e",
+    "m": "m",
+    " ": "iterate",
+    "enter": "run",
+    **dict.fromkeys(("+", "=", "up"), "more"),
+    **dict.fromkeys(("-", "down"), "fewer"),
+    "t": "next_type",
+    "r": "random_start",
+    "k": "k_means_start",
+    "q": "close",
+}
 NO_WINDOW = (
     "--explore is interactive and no window can open here (matplotlib backend {!r}); "
     "run it on a desktop, or see EM replayed with --trace --save em.gif"
@@ -2449,6 +2462,8 @@ NO_WINDOW = (
         "--no-plot": "--explore opens a window: drop --no-plot",
         "--save": "--explore opens a window, it saves nothing: drop --save",
         "--model": ONE_MODEL.format("--explore"),
+        "--report": "--explore shows the explorer's window, not --report's panels: drop one",
+        "--trace": "--explore is EM step by step, driven by you: drop --trace",
     },
 )
 def explore(run):
@@ -2484,7 +2499,7 @@ class Explorer:
         import matplotlib.pyplot as plt
 
         self.equal = equal  # both features in one unit: circles drawn round
-        self.units = Units.of(X)  # fixed for the session: an added point is in the same units
+        self.units = Units.of(X, covariance_type)  # an added point is in the same units
         self.Z, self.names, self.k, self.type = self.units.z(X), names, k, covariance_type
         self.rng = np.random.default_rng(random_state)
         self.fig = figure or plt.figure(dpi=DPI, layout="constrained")
@@ -2495,7 +2510,7 @@ class Explorer:
         self.ax, self.curve_ax = self.fig.add_subplot(grid[0]), self.fig.add_subplot(grid[1])
         self.fig.supxlabel(EXPLORE_KEYS, fontsize="small")
         self.timer = self.fig.canvas.new_timer(interval=120)
-        self.timer.add_callback(self.tick)
+        self.timer.add_callback(self.guarded(lambda _event=None: self.tick()))
         self.running = False
         manager = self.fig.canvas.manager
         if getattr(manager, "key_press_handler_id", None) is not None:  # our keys, not pan/zoom's
@@ -2506,6 +2521,7 @@ class Explorer:
             manager.set_window_title("gmm_clustering: explore EM")
         self.fig.explorer = self  # kept alive as long as its window
         self.restart("random")
+        self.draw()
 
     # -- the state ---------------------------------------------------------
 
@@ -2514,13 +2530,16 @@ class Explorer:
         the first M-step from k-means' clusters."""
         from sklearn.cluster import KMeans
 
+        X = self.units.center + self.Z * self.units.scale  # the points, in the data's units
+        self.units = Units.of(X, self.type)  # spherical: one scale for all columns
+        self.Z = self.units.z(X)
         Z, k = self.Z, min(self.k, len(self.Z))
         distinct = len(np.unique(Z, axis=0))
         if how == "k-means" and distinct < k:  # k-means would leave a cluster empty
             self.restart("random")
             self.message = f"k-means needs k = {k} distinct points and there are {distinct}: "
             self.message += "a random start instead"
-            return self.draw()
+            return
         if how == "k-means":
             seed = int(self.rng.integers(2**31))
             labels = KMeans(k, n_init=1, random_state=seed).fit(Z).labels_
@@ -2533,7 +2552,6 @@ class Explorer:
         self.posteriors, self.iteration, self.running = None, 0, False
         self.curve, self.changes = [self.log_likelihood()], []
         self.message = f"{how} start: press e for the E-step"
-        self.draw()
 
     def shaped(self, covariances):
         """Full matrices made of the covariance type's shape (the start's spread)."""
@@ -2600,7 +2618,7 @@ class Explorer:
     def guarded(self, handler):
         """A key or click whose arithmetic fails says so in the window, not in a traceback."""
 
-        def handle(event):
+        def handle(event=None):  # (a timer calls it with none)
             try:
                 handler(event)
             except (ValueError, np.linalg.LinAlgError) as exc:
@@ -2611,42 +2629,48 @@ class Explorer:
         return handle
 
     def key(self, event):
-        if self.running:  # any key stops a run
+        """The key's action (EXPLORE_ACTIONS), then the picture; any key stops a run."""
+        if self.running:
             self.stop()
             self.message = f"stopped at iteration {self.iteration}"
-            return self.draw()
-        key = event.key
-        if key == "e":
-            self.e()
-        elif key == "m":
-            self.m()
-        elif key == " ":
-            self.iterate()
-        elif key == "enter":
-            self.running = True
-            self.message = "running EM to convergence: any key stops it"
-            self.timer.start()
-        elif key in ("+", "=", "up", "-", "down"):
-            k = self.k + (1 if key in ("+", "=", "up") else -1)
-            if not 1 <= k <= min(EXPLORE_MAX_K, len(self.Z)):
-                self.message = f"k stays {self.k}: from 1 to {min(EXPLORE_MAX_K, len(self.Z))}"
-                return self.draw()
-            self.k = k
-            return self.restart("random")
-        elif key == "t":
-            self.type = COVARIANCE_TYPES[(COVARIANCE_TYPES.index(self.type) + 1) % 4]
-            return self.restart("random")
-        elif key == "r":
-            return self.restart("random")
-        elif key == "k":
-            return self.restart("k-means")
-        elif key == "q":
-            import matplotlib.pyplot as plt
-
-            return plt.close(self.fig)
+        elif event.key in EXPLORE_ACTIONS:
+            getattr(self, EXPLORE_ACTIONS[event.key])()
+            if EXPLORE_ACTIONS[event.key] == "close":
+                return
         else:
-            return None
+            return
         self.draw()
+
+    def run(self):
+        self.running = True
+        self.message = "running EM to convergence: any key stops it"
+        self.timer.start()
+
+    def more(self, step=1):
+        k = self.k + step
+        if not 1 <= k <= min(EXPLORE_MAX_K, len(self.Z)):
+            self.message = f"k stays {self.k}: from 1 to {min(EXPLORE_MAX_K, len(self.Z))}"
+            return
+        self.k = k
+        self.restart("random")
+
+    def fewer(self):
+        self.more(-1)
+
+    def next_type(self):
+        self.type = COVARIANCE_TYPES[(COVARIANCE_TYPES.index(self.type) + 1) % 4]
+        self.restart("random")
+
+    def random_start(self):
+        self.restart("random")
+
+    def k_means_start(self):
+        self.restart("k-means")
+
+    def close(self):
+        import matplotlib.pyplot as plt
+
+        plt.close(self.fig)
 
     def click(self, event):
         """A left click adds a point there; a right click removes the nearest one."""
@@ -2847,8 +2871,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(f"internal error ({what}, gmm_clustering.py line {line}); please report it", 1)
     finally:
         for sig, handler in handlers.items():  # as they were (main may be called again)
-            interrupted = sig == signal.SIGINT and INTERRUPTED  # then later ones are ignored
-            signal.signal(sig, signal.SIG_IGN if interrupted else handler)
+            # The script interrupted: the rest of a burst of Ctrl-C is ignored as it ends.
+            ending = sig == signal.SIGINT and INTERRUPTED and handler is interrupted_while_loading
+            signal.signal(sig, signal.SIG_IGN if ending else handler)
         if handlers:
             sys.unraisablehook = unraisable_hook
 
@@ -3595,7 +3620,7 @@ class Units:
         return cls(center, np.where(sd > 0, sd, 1.0))
 
     @classmethod
-    def within(cls, X, labels, covariance_type="full"):
+    def within(cls, X, labels):
         """Each column's spread inside the clusters of ``labels``, pooled: the unit EM runs in.
 
         reg_covar is added to every variance in these units, so it must be small
@@ -3614,8 +3639,7 @@ class Units:
         centred = Z - (sums / np.maximum(counts, 1)[:, None])[labels]
         pooled = np.sqrt((centred**2).mean(axis=0))
         pooled = np.where(pooled > 0, pooled, 1.0)
-        units = cls(overall.center, overall.scale * np.maximum(pooled, 1 / EM_SPREAD_MAX))
-        return units.shared() if covariance_type == "spherical" else units
+        return cls(overall.center, overall.scale * np.maximum(pooled, 1 / EM_SPREAD_MAX))
 
     def shared(self):
         """One scale for every column: the root mean square of the columns' own."""
@@ -3694,25 +3718,33 @@ def check_memory(n_bytes, what):
 
 def prepare_display(args):
     """Decide, before any work, whether a window opens or which file the figure goes to."""
-    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
-    if os.environ.get("WAYLAND_DISPLAY") and not os.path.isdir(runtime):
-        # Wayland finds its socket there: without it no window can open, and the C
-        # library matplotlib probes would say so on stderr in its own words
+    wayland = os.environ.get("WAYLAND_DISPLAY", "")
+    no_socket = not wayland.startswith("/") and not os.path.isdir(
+        os.environ.get("XDG_RUNTIME_DIR", "")
+    )
+    if wayland and no_socket:  # Wayland finds its socket in XDG_RUNTIME_DIR: without it no
+        # window can open, and the C library matplotlib probes would say so in its own words
         del os.environ["WAYLAND_DISPLAY"]
+    try:
+        return choose_display(args)
+    finally:
+        if wayland:
+            os.environ["WAYLAND_DISPLAY"] = wayland
+
+
+def choose_display(args):
+    """prepare_display's work: the backend loaded, the output decided."""
     try:
         import matplotlib
         import matplotlib.pyplot as plt
 
         plt.switch_backend(matplotlib.get_backend())  # loads the backend: a bad one fails here
+    except ModuleNotFoundError as exc:
+        if exc.name == "matplotlib":  # main says what to install
+            raise
+        return display_problem(args, exc)
     except (ValueError, ImportError, RuntimeError) as exc:  # (webagg without tornado)
-        if "MPLBACKEND" in os.environ:
-            raise UsageError(
-                f"MPLBACKEND={os.environ['MPLBACKEND']!r} is not a backend matplotlib "
-                "can use; unset it or set MPLBACKEND=Agg"
-            ) from None
-        if args.explore:
-            raise UsageError(NO_WINDOW.format(f"{matplotlib.get_backend()}: {exc}")) from None
-        raise UsageError(f"matplotlib cannot start ({exc}); use --no-plot") from None
+        return display_problem(args, exc)
     backend = matplotlib.get_backend().lower()
     tex = matplotlib.rcParams["pgf.texsystem"]
     if backend == "pgf" and not shutil.which(tex):  # found only once the figure is written
@@ -3744,6 +3776,18 @@ def prepare_display(args):
                 "installed here; save png, pdf or svg"
             )
     return Output(args.save or (None if can_show else DEFAULT_FIGURE), backend)
+
+
+def display_problem(args, exc):
+    """A backend matplotlib cannot load: one line, naming the way out."""
+    if "MPLBACKEND" in os.environ:
+        raise UsageError(
+            f"MPLBACKEND={os.environ['MPLBACKEND']!r} is not a backend matplotlib "
+            "can use; unset it or set MPLBACKEND=Agg"
+        ) from None
+    if args.explore:
+        raise UsageError(NO_WINDOW.format(f"none: {' '.join(str(exc).split())[:120]}")) from None
+    raise UsageError(f"matplotlib cannot start ({exc}); use --no-plot") from None
 
 
 def backend_can_show(backend):
@@ -3789,6 +3833,9 @@ def output_problem(path, inputs, seen):
     mode = os.stat(real).st_mode if os.path.exists(real) else None  # None: a new file
     if mode is not None and stat.S_ISDIR(mode):
         return ": is a directory; give a file name"
+    for given_input in inputs:
+        if mode is not None and is_input(real, given_input):
+            return f" is the input file ({given_input}); choose another path"
     writable = mode is None or mode & stat.S_IWUSR and os.access(real, os.W_OK)  # whose file
     if not writable and stat.S_ISREG(mode):
         return (
@@ -3804,9 +3851,6 @@ def output_problem(path, inputs, seen):
             f": its name is {len(name)} bytes, longer than the {limit} this file system "
             "allows; choose a shorter one"
         )
-    for given_input in inputs:
-        if mode is not None and is_input(real, given_input):
-            return f" is the input file ({given_input}); choose another path"
     for other_option, other in seen:
         same = mode is not None and os.path.exists(other) and os.path.samefile(real, other)
         if same or os.path.realpath(other) == real:
@@ -3870,12 +3914,14 @@ def write_atomically(path, write, text=True):
                 handle.write(buffer.getbuffer())
         os.replace(tmp, target)
     except OSError as exc:
-        os.unlink(tmp)
+        with contextlib.suppress(FileNotFoundError):  # (its folder may be gone)
+            os.unlink(tmp)
         raise NotDelivered(
             f"{path}: cannot write ({exc.strerror or exc}); the old file, if any, is unchanged"
         ) from None
     except BaseException as exc:
-        os.unlink(tmp)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
         if isinstance(exc, (KeyboardInterrupt, UsageError, MemoryError)):
             raise
         raise UsageError(

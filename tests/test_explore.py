@@ -205,3 +205,21 @@ def test_k_means_restart_on_fewer_distinct_points_than_k_starts_at_random():
     assert "k-means needs k = 4 distinct points and there are 3" in ex.ax.get_title()
     press(ex, *[" "] * 20)  # EM runs on: every number finite
     assert np.isfinite(ex.mixture.means).all() and np.isfinite(ex.curve).all()
+
+
+def test_spherical_is_one_variance_in_the_data_s_own_units():
+    X = three_blobs() * [1.0, 100.0]  # columns in units 100 apart
+    ex = explorer(3, "spherical", X=X)
+    press(ex, " ", " ")
+    _, covariances = data_units(ex)
+    for S in covariances:
+        np.testing.assert_allclose(S, S[0, 0] * np.eye(2), rtol=1e-12, atol=0)
+
+
+def test_a_step_that_fails_during_a_run_stops_it_and_says_so():
+    ex = explorer()
+    press(ex, "enter")
+    ex.Z[0] = np.nan  # arithmetic that cannot go on
+    callback, args, kwargs = ex.timer.callbacks[0]  # what the event loop calls
+    callback(*args, **kwargs)
+    assert not ex.running and "that step failed" in ex.ax.get_title()
