@@ -2897,8 +2897,14 @@ def check_interrupted():
 
 
 def quiet_unraisable(unraisable):
-    """Python's "Exception ignored in ..." report: not for a Ctrl-C (it is handled)."""
-    if not issubclass(unraisable.exc_type, KeyboardInterrupt):
+    """Python's "Exception ignored in ..." report: kept for our own code; not for a Ctrl-C
+    (it is handled) or a library's callback (threadpoolctl 3.0 scanning its libraries
+    after the working folder was deleted): the run's own line says what matters."""
+    tb, ours = unraisable.exc_traceback, False
+    while tb is not None:
+        ours |= tb.tb_frame.f_code.co_filename == __file__
+        tb = tb.tb_next
+    if ours and not issubclass(unraisable.exc_type, KeyboardInterrupt):
         sys.__unraisablehook__(unraisable)
 
 
