@@ -432,6 +432,7 @@ def silhouette(X, labels, random_state, n_total=None):
     size = SILHOUETTE_MAX_SAMPLES if len(X) > SILHOUETTE_MAX_SAMPLES else None
     if size is None and (n_total or 0) > len(X):  # X is already a sample of a larger input
         size = len(X)
+    X = X - X.mean(axis=0)  # distances do not move; far from zero their digits would be lost
     with config_context(working_memory=16):  # bounds the pairwise-distance chunks (MiB)
         drawn = size if size is not None and size < len(X) else None
         score = silhouette_score(X, labels, sample_size=drawn, random_state=random_state)
@@ -1763,8 +1764,13 @@ def check_fittable(data, args):
             "what floating point holds; add --scale"
         )
     plain_own_matrix = args.covariance_type in ("full", "tied") and not args.select
-    dependent = collinear_column(X) if plain_own_matrix else None
-    if dependent is not None:
+    dependent = collinear_column(X) if plain_own_matrix or args.select else None
+    if dependent is not None and args.select:  # diag and spherical can still be fitted
+        data.notes.append(
+            f"column {names[dependent]!r} is a linear combination of the others: every full "
+            "and tied fit is singular (set aside); leave it out with --columns"
+        )
+    elif dependent is not None:
         raise UsageError(
             f"{data.source}: column {names[dependent]!r} is a linear combination of "
             "the others, so every covariance is singular: leave it out with --columns"
@@ -2785,7 +2791,8 @@ def build_parser():
         prog="gmm_clustering.py",
         description="Fit a Gaussian mixture, print its metrics and draw its clusters.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="examples:\n" + __doc__.split("Usage::")[1].split("Where")[0].strip("\n"),
+        epilog=__doc__
+        and "examples:\n" + __doc__.split("Usage::")[1].split("Where")[0].strip("\n"),
     )
     groups = {title: parser.add_argument_group(title) for title in GROUPS}
     for o in sorted(OPTIONS, key=lambda o: GROUPS.index(o.group)):
@@ -2914,7 +2921,8 @@ class OutputLost(Exception):
 
 def fail(message, status):
     """One line on stderr: control characters in it (a name with a line break) escaped."""
-    print(f"gmm_clustering.py: error: {printable(message)}", file=sys.stderr)
+    with contextlib.suppress(OSError):  # stderr full or gone: the status still says it
+        print(f"gmm_clustering.py: error: {printable(message)}", file=sys.stderr)
     return status
 
 
@@ -2937,7 +2945,8 @@ def run_and_print(argv):
     check_interrupted()
     for found in run.found:
         for warning in found.warnings:
-            print(f"gmm_clustering.py: warning: {printable(warning)}", file=sys.stderr)
+            with contextlib.suppress(OSError):  # stderr full: the results still go out
+                print(f"gmm_clustering.py: warning: {printable(warning)}", file=sys.stderr)
     if args.json:
         results = {**describe_data(run.data, args)}
         for found in run.found[:1] + [Found(results=run.metrics)] + run.found[1:]:
@@ -3904,9 +3913,13 @@ def write_atomically(path, write, text=True):
         ) from None
     PENDING.add(tmp)
     try:
-        umask = os.umask(0)  # mkstemp makes the file private: give it a new file's mode
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        umask = os.umask(0)  # mkstemp makes the file private: give it a new file's mode,
+        os.umask(umask)  # or the mode (and owner) of the file it replaces, as cp keeps them
+        old = os.stat(target) if os.path.exists(target) else None
+        os.chmod(tmp, stat.S_IMODE(old.st_mode) if old else 0o666 & ~umask)
+        if old and (old.st_uid, old.st_gid) != (os.getuid(), os.getgid()):
+            with contextlib.suppress(OSError):  # only root may give a file away
+                os.chown(tmp, old.st_uid, old.st_gid)
         if text:
             with os.fdopen(fd, "w", newline="", encoding="utf-8") as handle:
                 write(handle)

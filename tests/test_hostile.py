@@ -197,6 +197,7 @@ runpy.run_path(sys.argv[0], run_name="__main__")
 # Known limitation: EM's unit is at least a column's sd / 1,000 (Units.within), so clusters
 # more than about 300,000 of their own sd apart look collapsed to its regulariser.
 FAR_APART = "clusters 1e6 sd apart: EM's unit is at least the column's sd / 1,000"
+FIVE_ROWS = [[1, 2], [2, 1], [3, 3], [4, 1], [5, 5]]  # 4 components: a spurious fit, warned
 # Address-space limits (KiB): too small for the libraries; room for them but not the sample.
 ULIMITS = {
     "ulimit-200MB": (200_000, "--no-plot"),
@@ -253,6 +254,22 @@ def real_runs(tmp_path_factory):
     for name, (limit, argv) in ULIMITS.items():  # bash's ulimit -v: the address space, in KiB
         command = f'ulimit -v {limit} && exec "$0" "$1" {argv}'
         runs.start(name, ["bash", "-c", command, sys.executable, SCRIPT])
+    runs.start(  # docstrings stripped: the help's examples come from the module's docstring
+        "python-OO",
+        ["bash", "-c", 'exec "$0" -OO "$1" --no-plot --n-samples 60', sys.executable, SCRIPT],
+    )
+    if os.path.exists("/dev/full"):  # a warning that cannot be written loses nothing
+        runs.start(
+            "stderr-full",
+            [
+                "bash",
+                "-c",
+                'exec "$0" "$1" --csv five.csv --no-plot 2>/dev/full',
+                sys.executable,
+                SCRIPT,
+            ],
+            files={"five.csv": (FIVE_ROWS, ("x", "y"))},
+        )
     runs.start(  # <&- closes descriptor 0: sys.stdin is None
         "stdin-closed",
         ["bash", "-c", 'exec "$0" "$1" --csv - --no-plot <&-', sys.executable, SCRIPT],
@@ -926,6 +943,38 @@ def test_a_folder_deleted_while_a_file_is_written_is_one_line_exit_1(cli, tmp_pa
     line = cli.undelivered("--no-plot", *SMALL, "--sample", "10", "--sample-out", "gone/s.csv")
     assert line.startswith(f"{ERROR}gone/s.csv: cannot write (")
     assert line.endswith("); the old file, if any, is unchanged")
+
+
+def test_python_oo_runs(real_runs):
+    _folder, rc, out, err = real_runs.result("python-OO")
+    assert (rc, err) == (0, b""), err
+    assert b"Log Likelihood:" in out
+
+
+def test_a_warning_on_a_full_stderr_keeps_the_results(real_runs):
+    if "stderr-full" not in real_runs.procs:
+        pytest.skip("no /dev/full here")
+    _folder, rc, out, _err = real_runs.result("stderr-full")
+    assert rc == 0
+    assert b"Cluster sizes:" in out
+
+
+def test_a_replaced_output_keeps_its_mode(cli, tmp_path):
+    (tmp_path / "m.json").write_text("old")
+    os.chmod(tmp_path / "m.json", 0o600)  # private: it must stay so
+    cli.output("--no-plot", *SMALL, "--save-model", "m.json")
+    assert stat.S_IMODE(os.stat(tmp_path / "m.json").st_mode) == 0o600
+    assert json.loads((tmp_path / "m.json").read_text())["format"] == "gmm_clustering mixture"
+
+
+def test_silhouette_does_not_move_with_an_offset(cli, tmp_path):
+    X = three_blobs()
+    write_table(tmp_path / "near.csv", X)
+    write_table(tmp_path / "far.csv", X + 1e12)
+    argv = ["--n-components", "3", "--covariance-type", "spherical"]
+    near = cli.json("--csv", "near.csv", *argv)["silhouette"]
+    far = cli.json("--csv", "far.csv", *argv)["silhouette"]
+    assert far == pytest.approx(near, abs=1e-3)
 
 
 # --------------------------------------------------------------------------
