@@ -218,8 +218,8 @@ class Mixture:
     means: np.ndarray  # (k, d)
     covariances: np.ndarray  # (k, d, d): every component's full matrix, whatever the type
     covariance_type: str
-    converged: bool = True
-    n_iter: int = 0
+    converged: bool | None = True  # None: applied, not fitted
+    n_iter: int | None = 0
     estimator: str = "GaussianMixture"
     units: Units | None = None  # the units EM ran in (where reg_covar was added), if fitted
 
@@ -399,8 +399,8 @@ def measure(run):
         "n_features": d,
         "n_components": k,
         "covariance_type": mixture.covariance_type,
-        "converged": mixture.converged if mixture.estimator != "saved model" else None,
-        "n_iter": mixture.n_iter if mixture.estimator != "saved model" else None,
+        "converged": mixture.converged,
+        "n_iter": mixture.n_iter,
         **criteria(t.log_density, t.log_largest, t.n, k, mixture.covariance_type, d),
         "silhouette": score,
         "silhouette_sample_size": sample_size,
@@ -1350,7 +1350,9 @@ def read_model(path):
         }[cov]
         if not np.allclose(covariances, shaped, rtol=1e-9, atol=0):
             raise ValueError(f"the covariances are not of the {cov} type")
-        mixture = Mixture(weights / weights.sum(), means, covariances, cov, estimator="saved model")
+        mixture = Mixture(  # applied, not fitted: no EM to report
+            weights / weights.sum(), means, covariances, cov, None, None, "saved model"
+        )
         units = Units.of_mixture(mixture)  # its own mean and sd: what its densities are computed in
         if not (np.isfinite(units.center).all() and np.isfinite(units.scale).all()):
             raise ValueError("its means and covariances are too large to compute with")
@@ -2314,9 +2316,9 @@ def window_pages(run, main, pairs, area):
             pages.append(("pairs", 1, 1))
         else:
             views = [pairs[i][j] for i in range(len(pairs)) for j in range(i + 1)]
-            panels = [Panel(functools.partial(plot_pair, view=v), plane=True) for v in views] + [
-                Panel(p.draw, p.plane, p.draw_1d, p.text, p.animation) for p in panels
-            ]
+            panels = [
+                Panel(functools.partial(plot_pair, view=v), plane=True) for v in views
+            ] + panels
     text = [p for p in panels if p.text]
     data = [p for p in panels if not p.text]
     per_page = cols * rows
@@ -2346,7 +2348,7 @@ def show_in_window(run, main, pairs):
     area = (width - CHROME[0], height - CHROME[1])
     pages = window_pages(run, main, pairs, area)
     if len(pages) == 1 and pages[0][0] != "pairs" and len(pages[0][0]) == 1:
-        size = (min(6.4 * DPI, area[0]), min(5.4 * DPI, area[1]))  # one panel: its usual size
+        size = (min(SAVED_CELL[0] * DPI, area[0]), min(SAVED_CELL[1] * DPI, area[1]))  # its usual
     else:
         size = area
     fig.set_size_inches(size[0] / (DPI * scale), size[1] / (DPI * scale))
@@ -2550,27 +2552,21 @@ class Explorer:
             seed = int(self.rng.integers(2**31))
             labels = KMeans(k, n_init=1, random_state=seed).fit(Z).labels_
             weights, means, covariances = m_step(Z, np.eye(k)[labels], self.type)
-        else:
+        else:  # the spread: one M-step with every point in one component
+            _, _, spread = m_step(Z, np.ones((len(Z), 1)), self.type)
             means = Z[self.rng.choice(len(Z), k, replace=False)]
-            spread = np.atleast_2d(np.cov(Z.T, bias=True)) + 1e-6 * np.eye(Z.shape[1])
-            weights, covariances = np.full(k, 1 / k), self.shaped(np.repeat(spread[None], k, 0))
+            weights, covariances = np.full(k, 1 / k), np.repeat(spread, k, axis=0)
         self.mixture = Mixture(weights, means, covariances, self.type)
         self.posteriors, self.iteration, self.running = None, 0, False
-        self.curve, self.changes = [self.log_likelihood()], []
+        self.curve, self.changes = [self.evaluate()], []
         self.message = f"{how} start: press e for the E-step"
 
-    def shaped(self, covariances):
-        """Full matrices made of the covariance type's shape (the start's spread)."""
-        d = covariances.shape[-1]
-        if self.type == "diag":
-            return covariances * np.eye(d)
-        if self.type == "spherical":
-            return np.trace(covariances, axis1=1, axis2=2)[:, None, None] / d * np.eye(d)
-        return covariances
+    def evaluate(self):
+        """The mean log-likelihood of the current mixture on the data, in the data's units.
 
-    def log_likelihood(self):
-        """The mean log-likelihood of the current mixture on the data, in the data's units."""
-        log_density, _ = e_step(self.mixture, self.Z)
+        Its E-step is kept (``fresh``): the next ``e`` shows it rather than redo it.
+        """
+        log_density, self.fresh = e_step(self.mixture, self.Z)
         return float(log_density.mean()) - self.units.log_scale
 
     def criteria(self):
@@ -2581,8 +2577,9 @@ class Explorer:
     # -- the keys ----------------------------------------------------------
 
     def e(self):
-        """E-step: each point's posteriors under the current mixture."""
-        _, self.posteriors = e_step(self.mixture, self.Z)
+        """E-step: each point's posteriors under the current mixture (computed with its
+        log-likelihood: every change of the mixture or the data is evaluated at once)."""
+        self.posteriors = self.fresh
         self.message = "E-step: each point coloured by its posteriors (faded: uncertain)"
 
     def m(self):
@@ -2596,7 +2593,7 @@ class Explorer:
         weights, means, covariances = m_step(self.Z, self.posteriors, self.type)
         self.mixture = Mixture(weights, means, covariances, self.type)
         self.iteration += 1
-        self.curve.append(self.log_likelihood())
+        self.curve.append(self.evaluate())
         self.message = "M-step: weights, means and covariances from the posteriors"
         return True
 
@@ -2693,8 +2690,8 @@ class Explorer:
             what = f"removed the point at ({gone[0]:.3g}, {gone[1]:.3g})"
         else:
             return
-        self.e()  # the posteriors (and the log-likelihood) on the new data
-        self.curve.append(self.log_likelihood())
+        self.curve.append(self.evaluate())  # the log-likelihood (and E-step) on the new data
+        self.e()
         self.changes.append(len(self.curve) - 1)
         self.message = f"{what}: n = {len(self.Z)}; EM continues on the new data"
         self.draw()
@@ -3551,12 +3548,8 @@ def partition_key(labels):
 
 def split_largest(Z, labels, k):
     """k clusters from k - 1: the cluster with the largest scatter cut along its main axis."""
-    counts = np.bincount(labels, minlength=k - 1)[: k - 1]
-    sums = np.stack(
-        [np.bincount(labels, Z[:, c], minlength=k - 1)[: k - 1] for c in range(Z.shape[1])], 1
-    )
-    squares = np.bincount(labels, (Z**2).sum(axis=1), minlength=k - 1)[: k - 1]
-    scatter = squares - (sums**2).sum(axis=1) / np.maximum(counts, 1)  # an empty cluster: 0
+    clusters = [Z[labels == j] for j in range(k - 1)]
+    scatter = [((c - c.mean(axis=0)) ** 2).sum() if len(c) else 0.0 for c in clusters]
     members = np.flatnonzero(labels == int(np.argmax(scatter)))
     centred = Z[members] - Z[members].mean(axis=0)
     axis = np.linalg.svd(centred, full_matrices=False)[2][0]
@@ -3757,9 +3750,9 @@ def choose_display(args):
     except ModuleNotFoundError as exc:
         if exc.name == "matplotlib":  # main says what to install
             raise
-        return display_problem(args, exc)
+        raise display_problem(args, exc) from None
     except (ValueError, ImportError, RuntimeError) as exc:  # (webagg without tornado)
-        return display_problem(args, exc)
+        raise display_problem(args, exc) from None
     backend = matplotlib.get_backend().lower()
     tex = matplotlib.rcParams["pgf.texsystem"]
     if backend == "pgf" and not shutil.which(tex):  # found only once the figure is written
@@ -3794,15 +3787,15 @@ def choose_display(args):
 
 
 def display_problem(args, exc):
-    """A backend matplotlib cannot load: one line, naming the way out."""
+    """A backend matplotlib cannot load: the one line that names the way out."""
     if "MPLBACKEND" in os.environ:
-        raise UsageError(
+        return UsageError(
             f"MPLBACKEND={os.environ['MPLBACKEND']!r} is not a backend matplotlib "
             "can use; unset it or set MPLBACKEND=Agg"
-        ) from None
+        )
     if args.explore:
-        raise UsageError(NO_WINDOW.format(f"none: {' '.join(str(exc).split())[:120]}")) from None
-    raise UsageError(f"matplotlib cannot start ({exc}); use --no-plot") from None
+        return UsageError(NO_WINDOW.format(f"none: {' '.join(str(exc).split())[:120]}"))
+    return UsageError(f"matplotlib cannot start ({exc}); use --no-plot")
 
 
 def backend_can_show(backend):
