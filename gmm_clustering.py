@@ -3038,7 +3038,10 @@ def finite(value):
 # and a sweep makes hundreds of fits.  The winner is handed to scikit-learn's
 # GaussianMixture, which continues EM on all the data.
 
-SELECT_TOL = 1e-5  # relative change of the log-likelihood that ends EM (mclust's rule)
+# EM ends when an iteration gains less than SELECT_TOL per point.  A gain is the same
+# in any units (a change of units shifts every log-likelihood by one constant), so
+# the rule is too; mclust's, relative to |log L|, stops early wherever |log L| is large.
+SELECT_TOL = 1e-5
 SELECT_MAX_ITER = 1000
 SELECT_MAX_SAMPLES = 4_000  # candidates are fitted on a random sample above this
 HC_MAX_SAMPLES = 2_000  # the hierarchical start is made on a random sample above this (mclust's)
@@ -3352,7 +3355,7 @@ class Fits:
         """Record the fits that converged; stop those that collapsed or fell behind."""
         sweep, fits = self.sweep, self.fits
         self.age += 1
-        done = np.abs(ll - self.previous) <= SELECT_TOL * (1 + np.abs(ll))
+        done = np.abs(ll - self.previous) <= SELECT_TOL * len(sweep.Z)
         done |= self.age >= SELECT_MAX_ITER
         # A collapsed component stays collapsed (no other point can reach it): stop there.
         done |= np.where(active, narrowest, np.inf).min(axis=1) < COLLAPSED * REG_COVAR
@@ -3508,15 +3511,24 @@ def model_based_tree(Z, max_k, beta=1.0):
     partner = D.argmin(axis=1)
     best = D[np.arange(n), partner]
     labels, alive = np.arange(n), np.ones(n, dtype=bool)
+    # Ties (repeated values make many) are broken as mclust breaks them, so that the
+    # tree is mclust's: clusters sit in slots, the last of its scan order among the
+    # cheapest pairs merges into the earlier slot, and the last slot's cluster moves
+    # into the slot that emptied.
+    slot, occupant = np.arange(n), np.arange(n)
     cuts = np.zeros((n, max_k), dtype=int)
     for clusters in range(n, 0, -1):
         if clusters <= max_k:
             cuts[:, clusters - 1] = np.unique(labels, return_inverse=True)[1]
         if clusters == 1:
             break
-        a = int(np.argmin(best))
-        b = int(partner[a])
-        a, b = min(a, b), max(a, b)
+        rows = np.flatnonzero(best == best.min())
+        r, c = np.nonzero(D[rows] == best.min())
+        first, last = np.minimum(slot[rows[r]], slot[c]), np.maximum(slot[rows[r]], slot[c])
+        pick = np.argmax(last * n + first)
+        a, b = occupant[first[pick]], occupant[last[pick]]
+        occupant[last[pick]] = occupant[clusters - 1]
+        slot[occupant[last[pick]]] = last[pick]
         gap, l = mean[b] - mean[a], size[a] + size[b]
         shift = size[a] * size[b] / l * np.outer(gap, gap)
         W[a] += W[b] + shift
@@ -3657,8 +3669,8 @@ class Units:
     def z(self, X):
         return (X - self.center) / self.scale
 
-    @property
-    def ratio(self):  # each column's variance over the shared one
+    @functools.cached_property
+    def ratio(self):  # each column's variance over the shared one (EM asks at every step)
         return self.scale**2 / np.mean(self.scale**2)
 
     @property

@@ -6,6 +6,7 @@ kind of tree), the iris species from scikit-learn, and every fitted model rebuil
 the JSON parameters with scipy.stats alone.
 """
 
+import numpy as np
 import pytest
 from conftest import (
     MCLUST,
@@ -20,6 +21,8 @@ from conftest import (
 )
 from sklearn.datasets import load_iris
 from sklearn.metrics import adjusted_rand_score
+
+from gmm_clustering import hierarchical_starts
 
 MCLUST_NAME = {cov: model for model, cov in MCLUST_TYPES.items()}  # full: VVV, ...
 
@@ -65,6 +68,18 @@ def test_default_start_reaches_mclusts_log_likelihood(cli, name, covariance_type
     result = cli.json("--csv", csv, "--n-components", k, "--covariance-type", covariance_type)
     ours = rebuilt(result, X)[0].sum()  # the total log-likelihood, from scipy
     assert ours >= theirs - 1, f"ours {ours:.3f}, mclust {theirs:.3f}"
+
+
+def test_the_tree_is_mclusts_on_data_with_repeated_values():
+    # Old Faithful is rounded (eruptions to 3 decimals, waiting to whole minutes), so many
+    # pairs tie for the cheapest merge, and the tree depends on how ties are broken.  The
+    # partitions of R's mclust 6.0.0 (faithful_hc.csv: hclass(hc(x, modelName = "VVV",
+    # use = "SVD"), 1:9) on tests/data/faithful.csv): the same for every k, up to names.
+    X, _ = mclust_data("faithful")
+    theirs = np.loadtxt(MCLUST / "faithful_hc.csv", delimiter=",", skiprows=1, dtype=int)
+    ours = hierarchical_starts(X, 9, random_state=0)
+    for k in range(1, 10):
+        assert adjusted_rand_score(theirs[:, k - 1], ours[:, k - 1]) == 1.0, k
 
 
 # --------------------------------------------------------------------------
