@@ -3276,6 +3276,12 @@ class Fits:
         self.ZZ = Z[:, self.upper[0]] * Z[:, self.upper[1]] if family == "full" else Z * Z
         self.fits, self.posteriors = [], np.zeros((0, len(Z), K))
         self.previous, self.age = np.zeros(0), np.zeros(0, dtype=int)
+        # SQUAREM (see ``accelerate``): each fit's step in its cycle of three, the cycle's
+        # first posteriors, and the plain EM step kept in case the leap falls short.
+        self.step, self.first = np.zeros(0, dtype=int), np.zeros((0, len(Z), K))
+        self.plain, self.plain_ll = np.zeros((0, len(Z), K)), np.zeros(0)
+        self.gain = np.zeros(0)  # each fit's last gain in log-likelihood
+        self.reach = np.zeros(0)  # the longest leap allowed, |a|: 1 at first, x4 while it holds
         self.k, self.shared, self.handed_on = (
             np.zeros(0, dtype=int),
             np.zeros(0, bool),
@@ -3287,6 +3293,11 @@ class Fits:
         padded[0, :, : fit["k"]] = posteriors
         self.fits.append(fit)
         self.posteriors = np.concatenate([self.posteriors, padded])
+        self.first = np.concatenate([self.first, padded])
+        self.plain = np.concatenate([self.plain, padded])
+        self.step, self.plain_ll = np.append(self.step, 0), np.append(self.plain_ll, -np.inf)
+        self.reach = np.append(self.reach, 1.0)
+        self.gain = np.append(self.gain, np.inf)
         self.previous, self.age = np.append(self.previous, -np.inf), np.append(self.age, 0)
         self.k = np.append(self.k, fit["k"])
         self.shared = np.append(self.shared, fit["cov"] in ("tied", "spherical"))
@@ -3294,6 +3305,7 @@ class Fits:
 
     def iterate(self):
         Z, R, ratio = self.sweep.Z, self.posteriors, self.sweep.units.ratio
+        self.first[self.step == 0] = R[self.step == 0]
         (s, n, K), d = R.shape, Z.shape[1]
         active, shared = np.arange(K) < self.k[:, None], self.shared
         nk = R.sum(axis=1)  # M-step: weights, means, covariances
@@ -3347,22 +3359,24 @@ class Fits:
         np.exp(log_joint - top, out=log_joint)
         total = log_joint.sum(axis=2, keepdims=True)
         log_joint /= total
-        self.posteriors = log_joint
+        self.posteriors, before = log_joint, R
         ll = (np.log(total[..., 0]) + top[..., 0]).sum(axis=1)
-        self.finish(ll, nk, means, covs, active, narrowest)
+        self.finish(ll, nk, means, covs, active, narrowest, before)
 
-    def finish(self, ll, nk, means, covs, active, narrowest):
+    def finish(self, ll, nk, means, covs, active, narrowest, before):
         """Record the fits that converged; stop those that collapsed or fell behind."""
         sweep, fits = self.sweep, self.fits
         self.age += 1
-        done = np.abs(ll - self.previous) <= SELECT_TOL * len(sweep.Z)
-        done |= self.age >= SELECT_MAX_ITER
         # A collapsed component stays collapsed (no other point can reach it): stop there.
-        done |= np.where(active, narrowest, np.inf).min(axis=1) < COLLAPSED * REG_COVAR
+        collapsed = np.where(active, narrowest, np.inf).min(axis=1) < COLLAPSED * REG_COVAR
+        leap = self.step == 2  # this step started from a leap (``accelerate``)
+        missed = leap & (collapsed | ~(ll >= self.plain_ll))  # it fell short: undone below
+        done = ~leap & (np.abs(ll - self.previous) <= SELECT_TOL * len(sweep.Z))
+        done |= ~leap & collapsed | (self.age >= SELECT_MAX_ITER) & ~missed
         behind = np.zeros(len(fits), bool)
         for i in np.flatnonzero(self.handed_on & (self.age == PRUNE_AT) & ~done):
             best = sweep.best.get((fits[i]["k"], fits[i]["cov"]))
-            behind[i] = best is not None and ll[i] < best["ll"]
+            behind[i] = best is not None and max(ll[i], self.plain_ll[i]) < best["ll"]
         for i in np.flatnonzero(done):
             f, k = fits[i], fits[i]["k"]
             f["age"] = int(self.age[i])
@@ -3375,11 +3389,55 @@ class Fits:
                 full = (covs[i, :k] * scale)[:, :, None] * np.eye(covs.shape[-1])
             fit["reason"] = spurious_component(nk[i, :k], full, f["cov"], sweep.names)
             sweep.record(fit)
-        self.previous = ll
+        kept_ll = np.where(missed, self.plain_ll, ll)  # a leap that fell short is undone
+        gain, self.previous = kept_ll - self.previous, kept_ll
+        self.reach = np.where(missed, np.maximum(self.reach / 4, 1), self.reach)
+        self.posteriors[missed] = self.plain[missed]
+        self.accelerate(before, ~(done | behind), gain)
         self.keep(~(done | behind))
+
+    def accelerate(self, before, going, gain):
+        """SQUAREM (Varadhan and Roland, 2008): from three posteriors in a row, R0, R1 and
+        R2 (two EM steps), leap to R0 - 2a r + a^2 v, with r = R1 - R0, v = R2 - 2 R1 + R0
+        and a = -|r| / |v|, and take one EM step from there; where the leap's likelihood
+        falls short of R2's, EM goes on from R2 instead.  |a| is capped, at 1 (no leap) at
+        first, 4 times more after each leap that reached the cap, 4 times less after one
+        that fell short (the SQUAREM package's defaults).
+        EM leaps only in its slow tail: where a step gained at least TAIL_RATE of the
+        step before.  Below that rate the gains still to come add up to less than the
+        last one and plain EM ends soon; above it they can add up to many more, and
+        EM's path there is already set (a leap earlier on can carry a fit to another
+        optimum).  The likelihood never goes down from one kept step to the next.
+        """
+        second, leaping = (self.step == 1) & going, self.step == 2
+        with np.errstate(all="ignore"):  # the tail: each gain at least TAIL_RATE of the last
+            tail = gain >= TAIL_RATE * self.gain
+        self.gain = gain
+        self.first[second & ~tail] = before[second & ~tail]  # not yet: R1, R2 the next R0, R1
+        second &= tail
+        self.step[leaping] = 0
+        self.step[(self.step == 0) & ~leaping] = 1
+        if not second.any():
+            return
+        R0, R1, R2 = self.first[second], before[second], self.posteriors[second]
+        r, v = R1 - R0, R2 - 2 * R1 + R0
+        size = np.sqrt((v**2).sum(axis=(1, 2)))
+        a = -np.sqrt((r**2).sum(axis=(1, 2))) / np.where(size > 0, size, np.inf)
+        reach = self.reach[second]
+        a = np.clip(a, -reach, -1.0)  # -1: R2 itself, no leap
+        self.reach[second] = np.where(a == -reach, 4 * reach, reach)
+        a = a[:, None, None]
+        leapt = np.clip(R0 - 2 * a * r + a**2 * v, 0, None)  # rows still sum to 1, but for
+        leapt /= np.maximum(leapt.sum(axis=2, keepdims=True), 1e-300)  # what the clip took
+        self.plain[second], self.plain_ll[second] = R2, self.previous[second]
+        self.posteriors[second] = leapt
+        self.step[second] = 2
 
     def keep(self, kept):
         self.fits = [f for f, k in zip(self.fits, kept) if k]
+        self.step, self.first, self.reach = self.step[kept], self.first[kept], self.reach[kept]
+        self.gain = self.gain[kept]
+        self.plain, self.plain_ll = self.plain[kept], self.plain_ll[kept]
         self.posteriors, self.previous, self.age = (
             self.posteriors[kept],
             self.previous[kept],
@@ -3388,6 +3446,7 @@ class Fits:
         self.k, self.shared, self.handed_on = self.k[kept], self.shared[kept], self.handed_on[kept]
 
 
+TAIL_RATE = 0.5  # see Fits.accelerate
 COLLAPSED = 10  # a variance under 10 x reg_covar is the regulariser's, not the data's
 
 

@@ -252,6 +252,31 @@ def test_sweep_is_never_worse_than_a_default_fit(name):
     assert not behind, "the sweep lost to a default fit:\n" + "\n".join(behind)
 
 
+def test_the_sweeps_em_never_lowers_a_fits_likelihood_leaps_included(monkeypatch):
+    # Every fit's log-likelihood as the sweep's batched EM keeps it, step after step: a
+    # leap (SQUAREM, in EM's slow tails) whose likelihood falls short is undone, so the
+    # kept values never go down.  Old Faithful up to k = 9 has long tails: leaps are made.
+    X, names = mclust_data("faithful")
+    history, leaps = {}, []
+    iterate = gmm_clustering.Fits.iterate
+
+    def watched(batch):
+        leaps.append(int((batch.step == 2).sum()))
+        iterate(batch)
+        for fit, ll in zip(batch.fits, batch.previous):
+            history.setdefault(id(fit), (fit, []))[1].append(ll)  # the fit kept: ids stay unique
+
+    monkeypatch.setattr(gmm_clustering.Fits, "iterate", watched)
+    gmm_clustering.Sweep(X, 9, 42, names)
+    assert sum(leaps) > 100
+    falls = [
+        (fit["k"], fit["cov"], float(np.diff(lls).min()))
+        for fit, lls in history.values()
+        if np.diff(lls).min(initial=0) < -1e-9 * abs(lls[-1])
+    ]
+    assert not falls
+
+
 # --------------------------------------------------------------------------
 # 3. --report: the fitted model on its BIC curve, and the sweep's preference
 # --------------------------------------------------------------------------
