@@ -54,6 +54,10 @@ it prints:
    spherical; mclust's other models are named, not compared), with each BIC.
    Floors beside them: ``Rscript -e 'library(mclust)'`` and ``python -c
    "import sklearn.mixture, matplotlib"``, and the ratio over the floors.
+   Then the sweeps alone, the same four structures, on every table in
+   tests/data/mclust: R's ``mclustBIC(X, G = 1:9, modelNames = c("VII",
+   "VVI", "EEE", "VVV"))`` against the script's ``select`` (what ``--select``
+   runs), each timed in-process after a warm-up; target: at most 2x on each.
 6. apply: a model fitted on 20,000 rows and saved (``--save-model m.json``),
    then ``--model m.json --csv big.csv --assignments out.csv --no-plot`` on a
    2,000,000 x 4 CSV (it streams): time, peak RSS and its ratio to the CSV's
@@ -196,6 +200,16 @@ R_MCLUST = (
     "cat(m$modelName, m$G, sprintf('%.4f', m$bic), '\\n')"
 )
 R_FLOOR = "library(mclust)"
+# The sweep alone, the same four structures: mclustBIC's elapsed seconds, one warm-up and
+# then RUNS timed calls in one R process (args: CSV, RUNS), printed on one line.
+R_SWEEP = (
+    "library(mclust); a <- commandArgs(trailingOnly = TRUE); X <- read.csv(a[1]); "
+    "X <- X[sapply(X, is.numeric)]; m <- c('VII', 'VVI', 'EEE', 'VVV'); "
+    "invisible(mclustBIC(X, G = 1:9, modelNames = m)); "
+    "cat(sapply(seq_len(as.integer(a[2])), function(i) "
+    "system.time(mclustBIC(X, G = 1:9, modelNames = m))[['elapsed']]), '\\n')"
+)
+SWEEP_MAX_RATIO = 2.0  # the sweep against mclustBIC, on each data set
 
 
 # --------------------------------------------------------------------------
@@ -490,6 +504,25 @@ def worker_loadtxt(path):
     clock.stage("read")
     clock.report["shape"] = list(X.shape)
     return clock.report
+
+
+def worker_select(path, runs):
+    """The script's sweep, as --select runs it (k = 1..9), on a CSV's numeric columns:
+    one warm-up, then ``runs`` timed calls of ``select``."""
+    import numpy as np
+
+    sys.path.insert(0, ROOT)
+    import gmm_clustering as g
+
+    X = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    max_k = min(9, max(1, len(X) // 2))
+    g.select(X, max_k, "bic", 42)
+    seconds = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        g.select(X, max_k, "bic", 42)
+        seconds.append(time.perf_counter() - start)
+    return {"seconds": seconds, "shape": list(X.shape)}
 
 
 def worker_info():
@@ -1099,6 +1132,41 @@ def section_mclust(repeats, tmp):
         "R MB is wait4's ru_maxrss (never below this parent's "
         f"{peak_rss_mb():.0f} MB at spawn); script MB is VmHWM.",
     )
+    return section_mclust_sweeps(repeats, tmp)
+
+
+def section_mclust_sweeps(repeats, tmp):
+    """The sweeps alone, in-process, the same four structures, on every table kept."""
+    folder = os.path.join(HERE, "data", "mclust")
+    names = sorted(f[:-4] for f in os.listdir(folder) if f.endswith(".csv") and "_hc" not in f)
+    runs = max(3, repeats)
+    rows, ratios = [], []
+    for name in names:
+        path = os.path.join(folder, f"{name}.csv")
+        r_seconds = [
+            float(v)
+            for v in run_exec(
+                [shutil.which("Rscript"), "-e", R_SWEEP, path, str(runs)], tmp, f"mclustBIC {name}"
+            )[2].split()
+        ]
+        ours = run_worker("select", path, runs, cwd=tmp)
+        r_s, py_s = median(r_seconds), median(ours["seconds"])
+        ratio = py_s / max(r_s, 1e-3)  # R's timer counts milliseconds
+        ratios.append((ratio, name))
+        shape = " x ".join(map(str, ours["shape"]))
+        rows.append([name, shape, runs, f"{r_s:.3f}", f"{py_s:.3f}", f"{ratio:.1f}"])
+    table(
+        ["data", "n x d", "runs", "mclustBIC s", "select s", "ratio"],
+        rows,
+        "In-process, medians after a warm-up: R's system.time(mclustBIC(X, G = 1:9, modelNames =\n"
+        "c('VII', 'VVI', 'EEE', 'VVV'))) against the script's select(X, 9) (what --select runs),\n"
+        f"on every table in {os.path.relpath(folder, ROOT)}.  Target: ratio <= {SWEEP_MAX_RATIO} on each.",
+    )
+    worst, name = max(ratios)
+    total = f"worst of {len(ratios)}: {name}"
+    return [
+        (f"sweep / mclustBIC, {total}", worst, f"<= {SWEEP_MAX_RATIO}", worst <= SWEEP_MAX_RATIO)
+    ]
 
 
 def count_data_rows(path):
@@ -1213,6 +1281,7 @@ WORKERS = {
     "write_csv": lambda args: worker_write_csv(args[0], int(args[1])),
     "write_apply_csv": lambda args: worker_write_apply_csv(args[0], int(args[1])),
     "info": lambda args: worker_info(),
+    "select": lambda args: worker_select(args[0], int(args[1])),
 }
 
 
@@ -1266,7 +1335,7 @@ def main(argv=None):
         if "csv" in sections:
             results += section_csv(csv_rows, csv_repeats, tmp)
         if "mclust" in sections:
-            section_mclust(repeats, tmp)
+            results += section_mclust(repeats, tmp) or []
         if "apply" in sections:
             results += section_apply(apply_rows, csv_repeats, tmp)
     finally:
