@@ -3167,8 +3167,8 @@ class Sweep:
     def offer(self, k, cov, labels, handed_on=True):
         """Queue EM from a partition not tried before (handed-on: once the candidate has a fit)."""
         tried = self.tried.setdefault((k, cov), set())
-        key = partition_key(labels)
-        if len(np.unique(labels)) != k or key in tried:
+        clusters, key = partition_key(labels)
+        if clusters != k or key in tried:
             return
         tried.add(key)
         start = ({"k": k, "cov": cov, "age": 0, "handed_on": handed_on}, np.eye(k)[labels])
@@ -3181,10 +3181,13 @@ class Sweep:
             if not self.queue and not any(b.fits for b in self.batches.values()):
                 self.queue = [start for starts in self.waiting.values() for start in starts]
                 self.waiting = {}
+            joining = {}
             for fit, posteriors in self.queue:
                 family = "full" if fit["cov"] in ("full", "tied") else "diag"
                 size = next(K for K in self.sizes if K >= fit["k"])
-                self.batches[family, size].add(fit, posteriors)
+                joining.setdefault((family, size), []).append((fit, posteriors))
+            for key, starts in joining.items():
+                self.batches[key].add(starts)
             self.queue = []
             for batch in self.batches.values():
                 if batch.fits:
@@ -3288,20 +3291,27 @@ class Fits:
             np.zeros(0, bool),
         )
 
-    def add(self, fit, posteriors):
-        padded = np.zeros((1, len(posteriors), self.K))
-        padded[0, :, : fit["k"]] = posteriors
-        self.fits.append(fit)
+    def add(self, starts):
+        """New fits, each from its start's posteriors (fit, posteriors)."""
+        fits = [fit for fit, _ in starts]
+        padded = np.zeros((len(starts), len(self.sweep.Z), self.K))
+        for row, (fit, posteriors) in zip(padded, starts):
+            row[:, : fit["k"]] = posteriors
+        self.fits += fits
         self.posteriors = np.concatenate([self.posteriors, padded])
-        self.first = np.concatenate([self.first, padded])
-        self.plain = np.concatenate([self.plain, padded])
-        self.step, self.plain_ll = np.append(self.step, 0), np.append(self.plain_ll, -np.inf)
-        self.reach = np.append(self.reach, 1.0)
-        self.gain = np.append(self.gain, np.inf)
-        self.previous, self.age = np.append(self.previous, -np.inf), np.append(self.age, 0)
-        self.k = np.append(self.k, fit["k"])
-        self.shared = np.append(self.shared, fit["cov"] in ("tied", "spherical"))
-        self.handed_on = np.append(self.handed_on, fit["handed_on"])
+        self.first = np.concatenate([self.first, padded])  # set at each cycle's first step
+        self.plain = np.concatenate([self.plain, padded])  # set before each leap
+
+        def more(array, values):
+            return np.concatenate([array, np.asarray(values, dtype=array.dtype)])
+
+        m = len(fits)
+        self.step, self.plain_ll = more(self.step, [0] * m), more(self.plain_ll, [-np.inf] * m)
+        self.reach, self.gain = more(self.reach, [1.0] * m), more(self.gain, [np.inf] * m)
+        self.previous, self.age = more(self.previous, [-np.inf] * m), more(self.age, [0] * m)
+        self.k = more(self.k, [fit["k"] for fit in fits])
+        self.shared = more(self.shared, [fit["cov"] in ("tied", "spherical") for fit in fits])
+        self.handed_on = more(self.handed_on, [fit["handed_on"] for fit in fits])
 
     def iterate(self):
         Z, R, ratio = self.sweep.Z, self.posteriors, self.sweep.units.ratio
@@ -3612,9 +3622,10 @@ def model_based_tree(Z, max_k, beta=1.0):
 
 
 def partition_key(labels):
-    """The same bytes for two labelings that group the points alike (clusters renamed)."""
+    """The number of clusters, and the same bytes for two labelings that group the points
+    alike (clusters renamed)."""
     _, first, inverse = np.unique(labels, return_index=True, return_inverse=True)
-    return np.argsort(np.argsort(first))[inverse].astype(np.int16).tobytes()
+    return len(first), np.argsort(np.argsort(first))[inverse].astype(np.int16).tobytes()
 
 
 def split_largest(Z, labels, k):
