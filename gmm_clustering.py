@@ -3335,8 +3335,8 @@ class Fits:
             covs[~active] = np.eye(d)
             try:
                 L = np.linalg.cholesky(covs)  # E-step: log N(z | mean, covariance)
-            except np.linalg.LinAlgError:  # rounding made a covariance indefinite: drop that fit
-                self.keep(np.linalg.eigvalsh(covs)[..., 0].min(axis=1) > 0)
+            except np.linalg.LinAlgError:  # rounding made a covariance indefinite
+                self.indefinite(covs)
                 return
             narrowest = (np.diagonal(L, axis1=-2, axis2=-1) ** 2).min(axis=-1)  # >= the smallest
             # eigenvalue: below COLLAPSED x reg_covar here, the component has surely collapsed
@@ -3405,6 +3405,22 @@ class Fits:
         self.posteriors[missed] = self.plain[missed]
         self.accelerate(before, ~(done | behind), gain)
         self.keep(~(done | behind))
+
+    def indefinite(self, covs):
+        """Fits whose covariance rounding made indefinite: a leap's goes back to its plain
+        step (``accelerate``); any other stops there, unrecorded."""
+        bad = np.zeros(len(covs), bool)
+        for i, matrices in enumerate(covs):
+            try:
+                np.linalg.cholesky(matrices)
+            except np.linalg.LinAlgError:
+                bad[i] = True
+        if not bad.any():  # the batch failed and no fit alone: stop them all, not loop
+            bad[:] = True
+        back = bad & (self.step == 2)
+        self.posteriors[back], self.previous[back] = self.plain[back], self.plain_ll[back]
+        self.step[back], self.reach[back] = 0, np.maximum(self.reach[back] / 4, 1)
+        self.keep(~bad | back)
 
     def accelerate(self, before, going, gain):
         """SQUAREM (Varadhan and Roland, 2008): from three posteriors in a row, R0, R1 and
@@ -3591,9 +3607,10 @@ def model_based_tree(Z, max_k, beta=1.0):
             cuts[:, clusters - 1] = np.unique(labels, return_inverse=True)[1]
         if clusters == 1:
             break
-        rows = np.flatnonzero(best == best.min())
-        r, c = np.nonzero(D[rows] == best.min())
-        first, last = np.minimum(slot[rows[r]], slot[c]), np.maximum(slot[rows[r]], slot[c])
+        rows = np.flatnonzero(best == best.min())  # a tied pair joins two of these rows
+        r, c = np.nonzero(D[np.ix_(rows, rows)] == best.min())
+        r, c = rows[r], rows[c]
+        first, last = np.minimum(slot[r], slot[c]), np.maximum(slot[r], slot[c])
         pick = np.argmax(last * n + first)
         a, b = occupant[first[pick]], occupant[last[pick]]
         occupant[last[pick]] = occupant[clusters - 1]

@@ -257,18 +257,28 @@ def test_the_sweeps_em_never_lowers_a_fits_likelihood_leaps_included(monkeypatch
     # leap (SQUAREM, in EM's slow tails) whose likelihood falls short is undone, so the
     # kept values never go down.  Old Faithful up to k = 9 has long tails: leaps are made.
     X, names = mclust_data("faithful")
-    history, leaps = {}, []
+    history, leaps, undone = {}, [], []
     iterate = gmm_clustering.Fits.iterate
 
     def watched(batch):
-        leaps.append(int((batch.step == 2).sum()))
+        leapt = {  # the fits that leapt: the plain step (R2) and its log-likelihood
+            id(fit): (plain.copy(), plain_ll)
+            for fit, step, plain, plain_ll in zip(
+                batch.fits, batch.step, batch.plain, batch.plain_ll
+            )
+            if step == 2
+        }
+        leaps.append(len(leapt))
         iterate(batch)
-        for fit, ll in zip(batch.fits, batch.previous):
+        for fit, ll, posteriors in zip(batch.fits, batch.previous, batch.posteriors):
             history.setdefault(id(fit), (fit, []))[1].append(ll)  # the fit kept: ids stay unique
+            if id(fit) in leapt and ll == leapt[id(fit)][1]:  # the leap undone: EM goes on
+                undone.append(np.array_equal(posteriors, leapt[id(fit)][0]))  # from R2
 
     monkeypatch.setattr(gmm_clustering.Fits, "iterate", watched)
     gmm_clustering.Sweep(X, 9, 42, names)
     assert sum(leaps) > 100
+    assert undone and all(undone)
     falls = [
         (fit["k"], fit["cov"], float(np.diff(lls).min()))
         for fit, lls in history.values()
