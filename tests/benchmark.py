@@ -54,8 +54,8 @@ it prints:
    spherical; mclust's other models are named, not compared), with each BIC.
    Floors beside them: ``Rscript -e 'library(mclust)'`` and ``python -c
    "import sklearn.mixture, matplotlib"``, and the ratio over the floors.
-   Then the sweeps alone, the same four structures, on every table in
-   tests/data/mclust: R's ``mclustBIC(X, G = 1:9, modelNames = c("VII",
+   Then the sweeps alone, the same four structures, on every data set of
+   tests/data/mclust/tables.json: R's ``mclustBIC(X, G = 1:9, modelNames = c("VII",
    "VVI", "EEE", "VVV"))`` against the script's ``select`` (what ``--select``
    runs), each timed in-process after a warm-up; target: at most 2x on each.
 6. apply: a model fitted on 20,000 rows and saved (``--save-model m.json``),
@@ -1138,7 +1138,8 @@ def section_mclust(repeats, tmp):
 def section_mclust_sweeps(repeats, tmp):
     """The sweeps alone, in-process, the same four structures, on every table kept."""
     folder = os.path.join(HERE, "data", "mclust")
-    names = sorted(f[:-4] for f in os.listdir(folder) if f.endswith(".csv") and "_hc" not in f)
+    with open(os.path.join(folder, "tables.json")) as handle:  # the data sets with tables
+        names = sorted(json.load(handle)["tables"])
     runs = max(3, repeats)
     rows, ratios = [], []
     for name in names:
@@ -1160,7 +1161,7 @@ def section_mclust_sweeps(repeats, tmp):
         rows,
         "In-process, medians after a warm-up: R's system.time(mclustBIC(X, G = 1:9, modelNames =\n"
         "c('VII', 'VVI', 'EEE', 'VVV'))) against the script's select(X, 9) (what --select runs),\n"
-        f"on every table in {os.path.relpath(folder, ROOT)}.  Target: ratio <= {SWEEP_MAX_RATIO} on each.",
+        f"on every data set of {os.path.relpath(folder, ROOT)}/tables.json.  Target: ratio <= {SWEEP_MAX_RATIO} on each.",
     )
     worst, name = max(ratios)
     total = f"worst of {len(ratios)}: {name}"
