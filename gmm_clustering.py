@@ -765,7 +765,8 @@ def selection_table(rows, best, criterion, on_sample):
     if aside:
         listed = ", ".join(f"{r['covariance_type']} k={r['n_components']}" for r in aside)
         lines.append(f"  set aside as spurious: {listed} (first: {aside[0]['reason']})")
-    lines.append(f"Selected: {best['covariance_type']} with {best['n_components']} components")
+    k = best["n_components"]
+    lines.append(f"Selected: {best['covariance_type']} with {k} component{'s' * (k != 1)}")
     return lines
 
 
@@ -958,7 +959,8 @@ def sweep_beside(run):
     star = m[c] if sweep.sample is None else (mine and mine[c])
     best = min((r for r in rows if not r["set_aside"]), key=lambda r: r[c])
     if best is not mine and star is not None:
-        shape = f"{best['covariance_type']} with {best['n_components']} components"
+        k = best["n_components"]
+        shape = f"{best['covariance_type']} with {k} component{'s' * (k != 1)}"
         scores = f"{name} {best[c]:.3f}; this model {star:.3f}"
         lines.append(f"{name} prefers {shape}{sweep.sample_note} ({scores})")
     found = sweep.found(star, best)
@@ -3209,7 +3211,10 @@ class Sweep:
         if fit["reason"]:
             return
         labels = fit["posteriors"].argmax(axis=1)
-        for other in COVARIANCE_TYPES:
+        # A spherical fit's partition depends on the columns' relative units (its circles
+        # are round in one unit only): handed to the other types, it would make their fits
+        # depend on units too.  Theirs do not, and go to every type.
+        for other in COVARIANCE_TYPES if cov != "spherical" else ["spherical"]:
             self.offer(k, other, labels)
         if k < self.max_k:
             self.offer(k + 1, cov, split_largest(self.Z, labels, k + 1))
