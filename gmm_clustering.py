@@ -765,9 +765,14 @@ def selection_table(rows, best, criterion, on_sample):
     if aside:
         listed = ", ".join(f"{r['covariance_type']} k={r['n_components']}" for r in aside)
         lines.append(f"  set aside as spurious: {listed} (first: {aside[0]['reason']})")
-    k = best["n_components"]
-    lines.append(f"Selected: {best['covariance_type']} with {k} component{'s' * (k != 1)}")
+    lines.append(f"Selected: {model_words(best)}")
     return lines
+
+
+def model_words(row):
+    """A candidate in words: "tied with 3 components"."""
+    k = row["n_components"]
+    return f"{row['covariance_type']} with {k} component{'s' * (k != 1)}"
 
 
 BAYES_WEIGHT_FLOOR = 0.01  # a Bayesian component "counts" above this weight
@@ -959,10 +964,8 @@ def sweep_beside(run):
     star = m[c] if sweep.sample is None else (mine and mine[c])
     best = min((r for r in rows if not r["set_aside"]), key=lambda r: r[c])
     if best is not mine and star is not None:
-        k = best["n_components"]
-        shape = f"{best['covariance_type']} with {k} component{'s' * (k != 1)}"
         scores = f"{name} {best[c]:.3f}; this model {star:.3f}"
-        lines.append(f"{name} prefers {shape}{sweep.sample_note} ({scores})")
+        lines.append(f"{name} prefers {model_words(best)}{sweep.sample_note} ({scores})")
     found = sweep.found(star, best)
     found.lines = lines + found.lines
     return found
@@ -3388,10 +3391,11 @@ class Fits:
         missed = leap & (collapsed | ~(ll >= self.plain_ll))  # it fell short: undone below
         done = ~leap & (np.abs(ll - self.previous) <= SELECT_TOL * len(sweep.Z))
         done |= ~leap & collapsed | (self.age >= SELECT_MAX_ITER) & ~missed
+        kept_ll = np.where(missed, self.plain_ll, ll)  # a leap that fell short is undone
         behind = np.zeros(len(fits), bool)
         for i in np.flatnonzero(self.handed_on & (self.age == PRUNE_AT) & ~done):
             best = sweep.best.get((fits[i]["k"], fits[i]["cov"]))
-            behind[i] = best is not None and max(ll[i], self.plain_ll[i]) < best["ll"]
+            behind[i] = best is not None and kept_ll[i] < best["ll"]
         for i in np.flatnonzero(done):
             f, k = fits[i], fits[i]["k"]
             f["age"] = int(self.age[i])
@@ -3404,7 +3408,6 @@ class Fits:
                 full = (covs[i, :k] * scale)[:, :, None] * np.eye(covs.shape[-1])
             fit["reason"] = spurious_component(nk[i, :k], full, f["cov"], sweep.names)
             sweep.record(fit)
-        kept_ll = np.where(missed, self.plain_ll, ll)  # a leap that fell short is undone
         gain, self.previous = kept_ll - self.previous, kept_ll
         self.reach = np.where(missed, np.maximum(self.reach / 4, 1), self.reach)
         self.posteriors[missed] = self.plain[missed]
@@ -3612,8 +3615,9 @@ def model_based_tree(Z, max_k, beta=1.0):
             cuts[:, clusters - 1] = np.unique(labels, return_inverse=True)[1]
         if clusters == 1:
             break
-        rows = np.flatnonzero(best == best.min())  # a tied pair joins two of these rows
-        r, c = np.nonzero(D[np.ix_(rows, rows)] == best.min())
+        cheapest = best.min()
+        rows = np.flatnonzero(best == cheapest)  # a tied pair joins two of these rows
+        r, c = np.nonzero(D[np.ix_(rows, rows)] == cheapest)
         r, c = rows[r], rows[c]
         first, last = np.minimum(slot[r], slot[c]), np.maximum(slot[r], slot[c])
         pick = np.argmax(last * n + first)

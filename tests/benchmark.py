@@ -1024,7 +1024,7 @@ def section_mclust(repeats, tmp):
     why = mclust_unavailable() or (None if mclust_files() else "no CSV of MCLUST_DATA found")
     if why:
         print(f"mclust skipped: {why}.\n", flush=True)
-        return
+        return []
     rscript = shutil.which("Rscript")
     floors = {
         "R start-up": exec_child(rscript, "-e", R_FLOOR),
@@ -1336,7 +1336,7 @@ def main(argv=None):
         if "csv" in sections:
             results += section_csv(csv_rows, csv_repeats, tmp)
         if "mclust" in sections:
-            results += section_mclust(repeats, tmp) or []
+            results += section_mclust(repeats, tmp)
         if "apply" in sections:
             results += section_apply(apply_rows, csv_repeats, tmp)
     finally:
